@@ -1,0 +1,31 @@
+"""All pipelines the agent knows. A new use case adds its config class to ``PipelineSpec``
+and one entry to ``_CLASSES`` (``"module:Class"``, imported only when the pipeline runs)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Annotated
+
+from pydantic import Field
+
+from edge.pipelines.base import Pipeline, PipelineConfig, PipelineContext
+from edge.pipelines.simulated import SimulatedConfig
+from edge.pipelines.system import SystemConfig
+
+PipelineSpec = Annotated[
+    SystemConfig | SimulatedConfig,
+    Field(discriminator="type"),
+]
+
+_CLASSES: dict[str, str] = {
+    "system": "edge.pipelines.system:SystemPipeline",
+    "simulated": "edge.pipelines.simulated:SimulatedPipeline",
+}
+
+
+def pipeline_class(type_name: str) -> type[Pipeline]:
+    module_name, _, attr = _CLASSES[type_name].partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+__all__ = ["Pipeline", "PipelineConfig", "PipelineContext", "PipelineSpec", "pipeline_class"]
