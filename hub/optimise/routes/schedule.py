@@ -1,0 +1,401 @@
+"""Timing of a carer's route, break placement, cheapest feasible insertion and plan building.
+
+A route is a list of items: a task index (``>= 0``) or a break marker ``-(k + 1)`` for the
+carer's break ``k``. A break is taken where the carer is (at the previous stop, or at the start
+location before the first visit). Visits start as early as their window allows; departure is
+delayed so the carer does not wait before the first stop.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from hub.optimise.routes.instance import Compiled
+from hub.optimise.routes.model import Kpis, Plan, Route, Stop
+
+log = logging.getLogger(__name__)
+
+EPS = 1e-6
+
+
+@dataclass
+class Timing:
+    """Result of timing one route (minutes after midnight)."""
+
+    feasible: bool
+    departure: float
+    return_time: float
+    arrivals: list[float]
+    starts: list[float]
+    ends: list[float]
+    travel: float
+    lateness: float
+    first_violation: int
+
+
+def break_of(ctx: Compiled, carer: int, item: int):
+    return ctx.carers[carer].breaks[-item - 1]
+
+
+def time_route(ctx: Compiled, carer: int, items: list[int], soft: bool = False) -> Timing:
+    """Time a route; ``soft`` allows starts after the window end (lateness) instead of failing."""
+    c = ctx.carers[carer]
+    mat = ctx.minutes[c.transport]
+    here = ctx.carer_start[carer]
+    t = c.shift_start
+    departure = c.shift_start
+    arrivals: list[float] = []
+    starts: list[float] = []
+    ends: list[float] = []
+    travel = lateness = 0.0
+    bad = -1
+    first_visit_seen = False
+    for pos, item in enumerate(items):
+        if item < 0:
+            b = break_of(ctx, carer, item)
+            arrivals.append(t)
+            start = max(t, b.earliest_start)
+            if start > b.latest_start + EPS and bad < 0:
+                bad = pos
+            starts.append(start)
+            t = start + b.duration
+            ends.append(t)
+            continue
+        task = ctx.tasks[item]
+        leg = float(mat[here, task.place])
+        arrive = t + leg
+        if not first_visit_seen and not any(i < 0 for i in items[:pos]):
+            # leave home late enough to arrive just in time for the first visit
+            departure = max(c.shift_start, task.early - leg)
+            arrive = departure + leg
+        first_visit_seen = True
+        travel += leg
+        start = max(arrive, task.early)
+        late = start - task.late
+        if late > EPS:
+            if soft:
+                lateness += late
+            elif bad < 0:
+                bad = pos
+        arrivals.append(arrive)
+        starts.append(start)
+        t = start + task.duration
+        ends.append(t)
+        here = task.place
+    back = float(mat[here, ctx.carer_end[carer]])
+    travel += back
+    ret = t + back
+    if bad < 0 and (ret > c.shift_end + EPS or ret - departure > ctx.max_work(carer) + EPS):
+        bad = len(items)
+    if bad < 0 and c.capacity is not None:
+        if sum(ctx.tasks[i].demand for i in items if i >= 0) > c.capacity:
+            bad = len(items)
+    return Timing(bad < 0, departure, ret, arrivals, starts, ends, travel, lateness, bad)
+
+
+def place_breaks(ctx: Compiled, carer: int, visits: list[int], soft: bool = False) -> list[int] | None:
+    """Insert the carer's breaks at the positions that return earliest; ``None`` if impossible."""
+    items = list(visits)
+    if not items:
+        return items
+    for k in range(len(ctx.carers[carer].breaks)):
+        marker = -(k + 1)
+        best: tuple[float, list[int]] | None = None
+        for pos in range(len(items) + 1):
+            trial = [*items[:pos], marker, *items[pos:]]
+            timing = time_route(ctx, carer, trial, soft)
+            if timing.feasible:
+                key = timing.return_time + timing.lateness
+                if best is None or key < best[0]:
+                    best = (key, trial)
+        if best is None:
+            return None
+        items = best[1]
+    return items
+
+
+def partner_tasks(ctx: Compiled, task: int) -> list[int]:
+    return ctx.visit_tasks[ctx.tasks[task].visit]
+
+
+class RouteState:
+    """Mutable set of routes (items per carer) plus the pool of unplanned visits."""
+
+    def __init__(self, ctx: Compiled, routes: list[list[int]], soft: bool = False) -> None:
+        self.ctx = ctx
+        self.routes = routes
+        self.soft = soft
+
+    def carer_of(self) -> dict[int, int]:
+        return {item: r for r, items in enumerate(self.routes) for item in items if item >= 0}
+
+    def remove_visit(self, visit: int) -> None:
+        drop = set(self.ctx.visit_tasks[visit])
+        for r, items in enumerate(self.routes):
+            if any(i in drop for i in items):
+                self.routes[r] = [i for i in items if i not in drop]
+
+    def repair(self) -> set[int]:
+        """Drop visits until every route is feasible (breaks placed); return dropped visit indices."""
+        dropped: set[int] = set()
+        ctx = self.ctx
+        changed = True
+        while changed:
+            changed = False
+            owner: dict[int, int] = {}
+            for r, items in enumerate(self.routes):
+                for i in items:
+                    if i >= 0:
+                        v = ctx.tasks[i].visit
+                        if not ctx.can_do(r, i) or owner.get(v) == r:
+                            dropped.add(v)
+                        owner[v] = r
+            for v in list(dropped):
+                self.remove_visit(v)
+            for v, tasks in enumerate(ctx.visit_tasks):
+                if len(tasks) > 1 and v not in dropped:
+                    where = self.carer_of()
+                    if sum(t in where for t in tasks) not in (0, len(tasks)):
+                        dropped.add(v)
+                        self.remove_visit(v)
+            for r, items in enumerate(self.routes):
+                visits = [i for i in items if i >= 0]
+                while visits:
+                    placed = place_breaks(ctx, r, visits, self.soft)
+                    if placed is not None:
+                        self.routes[r] = placed
+                        break
+                    timing = time_route(ctx, r, visits, self.soft)
+                    pos = min(max(timing.first_violation, 0), len(visits) - 1)
+                    v = ctx.tasks[visits[pos]].visit
+                    dropped.add(v)
+                    self.remove_visit(v)
+                    visits = [i for i in self.routes[r] if i >= 0]
+                    changed = True
+                if not visits:
+                    self.routes[r] = []
+        return dropped
+
+    def insertion_cost(self, r: int, items: list[int], pos: int, task: int) -> float:
+        ctx = self.ctx
+        w = ctx.problem.weights
+        mat = ctx.minutes[ctx.carers[r].transport]
+        prev = ctx.carer_start[r]
+        for i in reversed(items[:pos]):
+            if i >= 0:
+                prev = ctx.tasks[i].place
+                break
+        nxt = ctx.carer_end[r]
+        for i in items[pos:]:
+            if i >= 0:
+                nxt = ctx.tasks[i].place
+                break
+        p = ctx.tasks[task].place
+        detour = mat[prev, p] + mat[p, nxt] - mat[prev, nxt]
+        kdet = ctx.km[prev, p] + ctx.km[p, nxt] - ctx.km[prev, nxt]
+        cost = w.travel * detour + w.distance * kdet
+        visit = ctx.visits[ctx.tasks[task].visit]
+        if visit.preferred_carers and ctx.carers[r].id not in visit.preferred_carers:
+            cost += w.continuity
+        return float(cost)
+
+    def _candidates(self, task: int, exclude: set[int]) -> list[tuple[float, int, int]]:
+        ctx = self.ctx
+        t = ctx.tasks[task]
+        out = []
+        for r, items in enumerate(self.routes):
+            if r in exclude or not ctx.can_do(r, task):
+                continue
+            c = ctx.carers[r]
+            if t.early > c.shift_end or t.late + (1e9 if self.soft else 0) < c.shift_start:
+                continue
+            if not items and c.breaks and not self._may_open(r):
+                continue
+            for pos in range(len(items) + 1):
+                out.append((self.insertion_cost(r, items, pos, task), r, pos))
+        out.sort()
+        return out
+
+    def _may_open(self, r: int) -> bool:
+        return True
+
+    def try_insert(self, visit: int, max_checks: int = 60) -> bool:
+        """Cheapest feasible insertion of all parts of ``visit``; breaks stay feasible."""
+        tasks = self.ctx.visit_tasks[visit]
+        return self._insert_parts(list(tasks), set(), max_checks)
+
+    def _insert_parts(self, tasks: list[int], used: set[int], max_checks: int) -> bool:
+        if not tasks:
+            return True
+        task = tasks[0]
+        checks = 0
+        for _, r, pos in self._candidates(task, used):
+            items = self.routes[r]
+            trial = [*items[:pos], task, *items[pos:]]
+            if not items and self.ctx.carers[r].breaks:
+                trial = place_breaks(self.ctx, r, [task], self.soft)
+                if trial is None:
+                    checks += 1
+                    continue
+            timing = time_route(self.ctx, r, trial, self.soft)
+            checks += 1
+            if timing.feasible:
+                self.routes[r] = trial
+                if self._insert_parts(tasks[1:], used | {r}, max_checks):
+                    return True
+                self.routes[r] = items
+            if checks >= max_checks:
+                break
+        return False
+
+
+def route_cost(ctx: Compiled, carer: int, items: list[int], timing: Timing) -> float:
+    """Objective contribution of a route (travel, distance, lateness, continuity)."""
+    w = ctx.problem.weights
+    km = 0.0
+    here = ctx.carer_start[carer]
+    cont = 0
+    for i in items:
+        if i < 0:
+            continue
+        t = ctx.tasks[i]
+        km += ctx.km[here, t.place]
+        here = t.place
+        v = ctx.visits[t.visit]
+        if v.preferred_carers and ctx.carers[carer].id not in v.preferred_carers:
+            cont += 1
+    km += ctx.km[here, ctx.carer_end[carer]]
+    late = timing.lateness * (w.lateness or 0.0)
+    return w.travel * timing.travel + w.distance * km + late + w.continuity * cont
+
+
+def build_plan(
+    ctx: Compiled,
+    routes: list[list[int]],
+    engine: str,
+    runtime_s: float,
+    soft: bool = False,
+    starts: dict[int, float] | None = None,
+    break_starts: dict[tuple[int, int], float] | None = None,
+) -> Plan:
+    """Turn item routes into a :class:`Plan` with times and KPIs.
+
+    ``starts`` (task -> start minute) and ``break_starts`` ((carer, break) -> start) override the
+    earliest-start timing, for engines that choose start times themselves (OR-Tools).
+    """
+    out_routes: list[Route] = []
+    assigned: set[int] = set()
+    objective = 0.0
+    for r, items in enumerate(routes):
+        if not items or all(i < 0 for i in items):
+            continue
+        c = ctx.carers[r]
+        timing = time_route(ctx, r, items, soft)
+        mat = ctx.minutes[c.transport]
+        stops: list[Stop] = []
+        here = ctx.carer_start[r]
+        t = timing.departure if starts is None else c.shift_start
+        departure: float | None = None
+        km = 0.0
+        travel = 0.0
+        for k, item in enumerate(items):
+            if departure is None:
+                departure = t
+            if item < 0:
+                s = timing.starts[k]
+                if break_starts is not None:
+                    s = max(t, break_starts.get((r, -item - 1), t))
+                b = break_of(ctx, r, item)
+                stops.append(Stop(kind="break", arrival=round(t, 4), start=round(s, 4), end=round(s + b.duration, 4)))
+                t = s + b.duration
+                continue
+            task = ctx.tasks[item]
+            leg = float(mat[here, task.place])
+            if starts is not None and not stops and item in starts:
+                t = departure = max(c.shift_start, starts[item] - leg)
+            arrive = t + leg
+            s = timing.starts[k] if starts is None else max(arrive, starts.get(item, arrive))
+            v = ctx.visits[task.visit]
+            stops.append(
+                Stop(
+                    visit_id=v.id,
+                    citizen_id=v.citizen_id,
+                    part=task.part,
+                    arrival=round(arrive, 4),
+                    start=round(s, 4),
+                    end=round(s + task.duration, 4),
+                    travel_before=round(leg, 4),
+                    lateness=round(max(0.0, s - task.late), 4),
+                )
+            )
+            km += ctx.km[here, task.place]
+            travel += leg
+            t = s + task.duration
+            here = task.place
+            assigned.add(task.visit)
+        back = float(mat[here, ctx.carer_end[r]])
+        km += ctx.km[here, ctx.carer_end[r]]
+        travel += back
+        out_routes.append(
+            Route(
+                carer_id=c.id,
+                departure=round(departure if departure is not None else c.shift_start, 4),
+                return_time=round(t + back, 4),
+                stops=stops,
+                travel_minutes=round(travel, 4),
+                distance_km=round(km, 4),
+            )
+        )
+        late_total = sum(st.lateness for st in stops)
+        objective += route_cost(ctx, r, items, timing) + (late_total - timing.lateness) * (
+            ctx.problem.weights.lateness or 0.0
+        )
+    unassigned = [v.id for i, v in enumerate(ctx.visits) if i not in assigned]
+    w = ctx.problem.weights
+    objective += w.unassigned * sum(ctx.visits[ctx.visit_index[v]].priority for v in unassigned)
+    plan = Plan(
+        day=ctx.problem.day,
+        routes=out_routes,
+        unassigned=unassigned,
+        objective=round(objective, 4),
+        engine=engine,
+        runtime_s=round(runtime_s, 3),
+    )
+    plan.kpis = compute_kpis(ctx.problem, plan)
+    return plan
+
+
+def compute_kpis(problem, plan: Plan) -> Kpis:
+    """KPIs of one day plan (see :class:`Kpis`)."""
+    from hub.optimise.routes.continuity import continuity_figures
+
+    visits = {v.id: v for v in problem.visits}
+    care = sum(s.end - s.start for r in plan.routes for s in r.stops if s.kind == "visit")
+    paid = sum(r.return_time - r.departure for r in plan.routes)
+    lates = [s.lateness for r in plan.routes for s in r.stops if s.kind == "visit"]
+    non_pref = sum(
+        1
+        for r in plan.routes
+        for s in r.stops
+        if s.kind == "visit"
+        and visits[s.visit_id].preferred_carers
+        and r.carer_id not in visits[s.visit_id].preferred_carers
+    )
+    distinct, top = continuity_figures([plan])
+    return Kpis(
+        visits=len(problem.visits),
+        assigned=len(problem.visits) - len(plan.unassigned),
+        unassigned=len(plan.unassigned),
+        travel_minutes=round(sum(r.travel_minutes for r in plan.routes), 3),
+        distance_km=round(sum(r.distance_km for r in plan.routes), 3),
+        care_minutes=round(care, 3),
+        care_share=round(care / paid, 4) if paid > 0 else 0.0,
+        total_lateness=round(sum(lates), 3),
+        max_lateness=round(max(lates, default=0.0), 3),
+        late_visits=sum(1 for x in lates if x > 1e-6),
+        routes_used=len(plan.routes),
+        non_preferred_visits=non_pref,
+        distinct_carers_per_citizen=distinct,
+        top_carer_share=top,
+    )

@@ -1,0 +1,138 @@
+"""Public planning API: a day plan and a multi-day plan with continuity of care.
+
+Example
+-------
+>>> from hub.optimise.routes import plan_day
+>>> plan = plan_day(problem, budget_s=10, seed=1)  # doctest: +SKIP
+>>> plan.kpis.travel_minutes  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Literal
+
+from hub.optimise.routes.continuity import carers_by_citizen, with_preferences
+from hub.optimise.routes.instance import Compiled, compile_problem
+from hub.optimise.routes.model import Plan, Problem
+from hub.optimise.routes.schedule import RouteState, build_plan
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float, str], None]
+Engine = Literal["auto", "pyvrp", "ortools"]
+
+
+def choose_engine(problem: Problem, engine: Engine = "auto") -> str:
+    """``pyvrp`` for hard windows; ``ortools`` when lateness is allowed (soft windows)."""
+    if engine != "auto":
+        return engine
+    return "ortools" if problem.weights.lateness is not None else "pyvrp"
+
+
+def _report(progress: ProgressFn | None, frac: float, msg: str) -> None:
+    if progress is not None:
+        progress(frac, msg)
+
+
+def finish(ctx: Compiled, routes: list[list[int]], soft: bool, deadline: float) -> list[list[int]]:
+    """Repair routes (skills, pairing, breaks), then re-insert dropped visits where they fit."""
+    state = RouteState(ctx, routes, soft)
+    dropped = state.repair()
+    placed = {t for items in state.routes for t in items if t >= 0}
+    pool = sorted(
+        dropped | {v for v, ts in enumerate(ctx.visit_tasks) if ts[0] not in placed},
+        key=lambda v: (-ctx.visits[v].priority, ctx.tasks[ctx.visit_tasks[v][0]].late),
+    )
+    for v in pool:
+        if time.perf_counter() > deadline:
+            break
+        if not any(t in placed for t in ctx.visit_tasks[v]):
+            state.try_insert(v)
+    return state.routes
+
+
+def plan_day(
+    problem: Problem,
+    budget_s: float = 10.0,
+    seed: int = 1,
+    progress: ProgressFn | None = None,
+    engine: Engine = "auto",
+) -> Plan:
+    """Plan one day.
+
+    Parameters
+    ----------
+    problem
+        Visits, carers, travel and weights.
+    budget_s
+        Search time in seconds (wall clock); repair and timing add a little on top.
+    seed
+        Random seed; the same seed and budget give comparable runs.
+    progress
+        Called with (fraction 0..1, message) while planning.
+    engine
+        ``auto`` (PyVRP with hard windows, OR-Tools when ``weights.lateness`` is set), ``pyvrp``
+        or ``ortools``.
+
+    Returns
+    -------
+    Plan
+        Routes with arrival and start times, unassigned visits and KPIs.
+    """
+    t0 = time.perf_counter()
+    which = choose_engine(problem, engine)
+    _report(progress, 0.0, f"compiling {len(problem.visits)} visits, {len(problem.carers)} carers")
+    soft = problem.weights.lateness is not None
+    if which == "pyvrp":
+        from hub.optimise.routes.engine_pyvrp import solve_pyvrp
+
+        ctx = compile_problem(problem, pin_doubles=True)
+        routes = solve_pyvrp(ctx, budget_s, seed, progress)
+        _report(progress, 0.95, "placing breaks and repairing")
+        routes = finish(ctx, routes, soft, t0 + budget_s * 1.2 + 2)
+        plan = build_plan(ctx, routes, "pyvrp", time.perf_counter() - t0, soft)
+    else:
+        from hub.optimise.routes.engine_ortools import solve_ortools
+
+        ctx = compile_problem(problem, pin_doubles=False)
+        plan = solve_ortools(ctx, budget_s, seed, progress, t0)
+    _report(progress, 1.0, f"done: {plan.kpis.assigned}/{plan.kpis.visits} visits planned")
+    return plan
+
+
+def plan_days(
+    problems: list[Problem],
+    budget_s: float = 10.0,
+    seed: int = 1,
+    progress: ProgressFn | None = None,
+    continuity: bool = True,
+    keep: int = 2,
+    engine: Engine = "auto",
+) -> list[Plan]:
+    """Plan consecutive days; with ``continuity`` each day prefers the carers citizens met before.
+
+    Parameters
+    ----------
+    problems
+        One problem per day, in order.
+    budget_s
+        Seconds per day.
+    continuity
+        Carry each citizen's ``keep`` most frequent carers so far into the next day's
+        ``preferred_carers`` (penalised by ``weights.continuity`` when broken).
+    """
+    plans: list[Plan] = []
+    history: dict[str, Counter] = {}
+    for d, problem in enumerate(problems):
+        day_problem = with_preferences(problem, history, keep) if continuity and plans else problem
+
+        def day_progress(frac: float, msg: str, d: int = d) -> None:
+            _report(progress, (d + frac) / len(problems), f"day {d + 1}/{len(problems)}: {msg}")
+
+        plans.append(plan_day(day_problem, budget_s, seed + d, day_progress, engine))
+        history = carers_by_citizen(plans)
+    return plans
