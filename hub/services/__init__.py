@@ -1,0 +1,1 @@
+"""Hub domain services, one module per use case (see hub/domain.py)."""

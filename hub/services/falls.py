@@ -1,0 +1,158 @@
+"""Hub side of care-home fall alerts: ``falls/event`` messages become staff alerts with escalation,
+Web Push, live updates and the care-staff app at ``/app/``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from fastapi import APIRouter
+
+import protocol.streams.falls  # noqa: F401  (registers the falls/event stream)
+from hub.alerts.api import build_router
+from hub.alerts.centre import AlertCentre, Effect, recipients
+from hub.alerts.live import LiveFeed
+from hub.alerts.model import Alert, FallsSettings
+from hub.alerts.push import PushResult, PushSender, load_or_create_vapid_key, public_key_b64
+from hub.alerts.store import AlertStore, Staff, Subscription
+from hub.domain import DomainService, HubContext
+from protocol import Body, Envelope, Topic
+from protocol.streams.falls import FallEvent
+
+log = logging.getLogger(__name__)
+
+KIND_TITLE = {
+    "da": {"fall": "Fald", "on_floor": "På gulvet", "bed_exit_warning": "Ud af sengen", "night_report": "Natrapport"},
+    "en": {
+        "fall": "Fall",
+        "on_floor": "On the floor",
+        "bed_exit_warning": "Leaving bed",
+        "night_report": "Night report",
+    },
+}
+ROOM_WORD = {"da": "bolig", "en": "room"}
+REMINDER_WORD = {"da": "påmindelse", "en": "reminder"}
+
+
+def push_payload(alert: Alert, round_no: int, language: str) -> dict[str, Any]:
+    """The notification a phone shows: title, the event's sentence, and where the app opens."""
+    lang = language if language in KIND_TITLE else "da"
+    title = f"{KIND_TITLE[lang].get(alert.kind, alert.kind)} – {ROOM_WORD[lang]} {alert.room}"
+    if round_no > 0:
+        title += f" ({REMINDER_WORD[lang]} {round_no})"
+    return {
+        "alert_id": alert.id,
+        "title": title,
+        "body": alert.text_da if lang == "da" else alert.text_en,
+        "severity": alert.severity,
+        "round": round_no,
+        "url": f"/app/#alert-{alert.id}",
+    }
+
+
+class FallAlertService(DomainService):
+    """Alerts for care staff. Hub config section ``falls`` (see :class:`hub.alerts.model.FallsSettings`)."""
+
+    name = "falls"
+    streams = ("falls/event",)
+
+    def __init__(self, ctx: HubContext, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(ctx)
+        self.clock = clock
+        self.settings = FallsSettings.model_validate(ctx.settings or {})
+        ctx.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = AlertStore(ctx.state_dir / "falls.sqlite")
+        self.centre = AlertCentre(self.store, self.settings)
+        self.feed = LiveFeed()
+        key = load_or_create_vapid_key(ctx.state_dir)
+        self.vapid_public_key = public_key_b64(key)
+        self.sender = PushSender(key, self.settings.vapid_subject, ttl_s=self.settings.push_ttl_s)
+        self._pushers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webpush")
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+
+    # DomainService -----------------------------------------------------------------------------
+    def handle(self, topic: Topic, envelope: Envelope, body: Body) -> None:
+        if not isinstance(body, FallEvent):
+            return
+        effects = self.centre.on_event(envelope.device_id, topic.site, envelope.seq, body, self.clock())
+        self.dispatch(effects)
+
+    def router(self) -> APIRouter:
+        return build_router(self)
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._timer = threading.Thread(target=self._run_timer, name="falls-escalation", daemon=True)
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._timer is not None:
+            self._timer.join(timeout=5)
+        self._pushers.shutdown(wait=True)
+        self.store.close()
+
+    # staff actions (the API calls these) -------------------------------------------------------
+    def acknowledge(self, alert_id: str, staff: Staff) -> Alert:
+        effect = self.centre.acknowledge(alert_id, staff, self.clock())
+        self.dispatch([effect])
+        return effect.alert
+
+    def resolve(self, alert_id: str, staff: Staff) -> Alert:
+        effect = self.centre.resolve(alert_id, staff, self.clock())
+        self.dispatch([effect])
+        return effect.alert
+
+    # escalation ----------------------------------------------------------------------------------
+    def tick(self) -> list[Effect]:
+        """Send the notification rounds due now (the timer calls this every ``tick_s``)."""
+        effects = self.centre.escalate_due(self.clock())
+        self.dispatch(effects)
+        return effects
+
+    def _run_timer(self) -> None:
+        while not self._stop.wait(self.settings.tick_s):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("escalation tick failed")
+
+    # delivery ------------------------------------------------------------------------------------
+    def dispatch(self, effects: list[Effect]) -> None:
+        """Live update to the open apps; Web Push for each due round."""
+        for effect in effects:
+            alert = effect.alert
+            self.feed.publish(alert.care_home, {"type": "alert", "alert": alert.public()})
+            if effect.round is not None:
+                self._notify(effect)
+
+    def _notify(self, effect: Effect) -> None:
+        alert, now = effect.alert, self.clock()
+        targets = recipients(self.store.staff_of_home(alert.care_home), alert, effect.audience)
+        sent = 0
+        for staff in targets:
+            payload = push_payload(alert, effect.round or 0, staff.language)
+            for sub in self.store.subscriptions_of(staff.id):
+                nid = self.store.add_notification(
+                    alert.id, effect.round or 0, effect.audience, staff.id, sub.endpoint, now
+                )
+                self._pushers.submit(self._push, nid, sub, payload)
+                sent += 1
+        log.info(
+            "alert notification round",
+            extra={"alert": alert.id, "round": effect.round, "audience": effect.audience, "pushes": sent},
+        )
+
+    def _push(self, notification_id: int, sub: Subscription, payload: dict[str, Any]) -> PushResult:
+        result = self.sender.send(sub.info(), payload)
+        self.store.set_notification_status(notification_id, f"{result.outcome} {result.status or ''}".strip())
+        if result.outcome == "gone":
+            self.store.drop_subscription(sub.endpoint)
+        elif result.outcome == "failed":
+            log.warning("web push failed", extra={"endpoint": sub.endpoint[:60], "detail": result.detail})
+        return result
