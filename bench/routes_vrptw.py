@@ -27,10 +27,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.optimise.routes.checker import check_plan  # noqa: E402
-from hub.optimise.routes.model import Carer, Location, Problem, Visit, Weights  # noqa: E402
-from hub.optimise.routes.solver import plan_day  # noqa: E402
-from models.registry import data_dir  # noqa: E402
+from hub.optimise.routes.checker import check_plan
+from hub.optimise.routes.model import Carer, Location, Problem, Visit, Weights
+from hub.optimise.routes.solver import plan_day
+from models.registry import data_dir
 
 SOLVERS = ("ours", "pyvrp", "ortools", "vroom")
 

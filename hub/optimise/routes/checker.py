@@ -143,11 +143,7 @@ def _check_breaks(name, required, taken) -> list[str]:
     free = list(taken)
     for b in required:
         match = next(
-            (
-                x
-                for x in free
-                if b.earliest_start - TOL <= x[0] <= b.latest_start + TOL and x[1] >= b.duration - TOL
-            ),
+            (x for x in free if b.earliest_start - TOL <= x[0] <= b.latest_start + TOL and x[1] >= b.duration - TOL),
             None,
         )
         if match is None:

@@ -204,7 +204,9 @@ def solve_pyvrp(
     stop = _Stop(budget_s, progress, 0.9, 0.05)
     result = pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False, initial_solution=init)
     best = result.best
-    log.info("pyvrp: cost %.1f feasible %s iterations %d", best.distance_cost(), best.is_feasible(), result.num_iterations)
+    log.info(
+        "pyvrp: cost %.1f feasible %s iterations %d", best.distance_cost(), best.is_feasible(), result.num_iterations
+    )
     routes: list[list[int]] = [[] for _ in ctx.carers]
     free = [list(m) for m in type_carers]
     for route in best.routes():

@@ -139,9 +139,7 @@ def compile_problem(problem: Problem, pin_doubles: bool = False) -> Compiled:
         tasks.append(Task(vi, 0, place, early, late, v.duration, v.skill, v.demand))
         if v.double is not None:
             d = v.double
-            if not (pin_doubles and v.double is not None):
-                e2, l2 = early, late
-            elif d.mode == "simultaneous":
+            if not (pin_doubles and v.double is not None) or d.mode == "simultaneous":
                 e2, l2 = early, late
             else:
                 e2 = max(v.window_start, early + d.min_gap)

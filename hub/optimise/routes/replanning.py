@@ -102,9 +102,7 @@ def replan(
         if ci is None:
             continue
         routes[ci] = [
-            task_of[(s.visit_id, s.part)]
-            for s in route.stops
-            if s.kind == "visit" and (s.visit_id, s.part) in task_of
+            task_of[(s.visit_id, s.part)] for s in route.stops if s.kind == "visit" and (s.visit_id, s.part) in task_of
         ]
     state = RouteState(ctx, routes, soft)
     state.repair()

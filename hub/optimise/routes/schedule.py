@@ -225,28 +225,48 @@ class RouteState:
         tasks = self.ctx.visit_tasks[visit]
         return self._insert_parts(list(tasks), set(), max_checks)
 
+    def _lateness(self, r: int) -> float:
+        items = self.routes[r]
+        return time_route(self.ctx, r, items, self.soft).lateness if items else 0.0
+
     def _insert_parts(self, tasks: list[int], used: set[int], max_checks: int) -> bool:
+        """Insert ``tasks`` (parts of one visit) on distinct routes not in ``used``.
+
+        With hard windows the cheapest feasible position wins; with soft windows the few
+        cheapest feasible positions are compared including the lateness they add.
+        """
         if not tasks:
             return True
         task = tasks[0]
+        w_late = self.ctx.problem.weights.lateness or 0.0
+        keep = 6 if self.soft else 1
+        options: list[tuple[float, int, list[int]]] = []
+        base_late: dict[int, float] = {}
         checks = 0
-        for _, r, pos in self._candidates(task, used):
+        for cost, r, pos in self._candidates(task, used):
             items = self.routes[r]
             trial = [*items[:pos], task, *items[pos:]]
             if not items and self.ctx.carers[r].breaks:
                 trial = place_breaks(self.ctx, r, [task], self.soft)
-                if trial is None:
-                    checks += 1
-                    continue
-            timing = time_route(self.ctx, r, trial, self.soft)
             checks += 1
-            if timing.feasible:
-                self.routes[r] = trial
-                if self._insert_parts(tasks[1:], used | {r}, max_checks):
-                    return True
-                self.routes[r] = items
+            if trial is not None:
+                timing = time_route(self.ctx, r, trial, self.soft)
+                if timing.feasible:
+                    if self.soft and r not in base_late:
+                        base_late[r] = self._lateness(r)
+                    extra = w_late * (timing.lateness - base_late.get(r, 0.0))
+                    options.append((cost + extra, r, trial))
+                    if len(options) >= keep:
+                        break
             if checks >= max_checks:
                 break
+        options.sort(key=lambda o: o[0])
+        for _, r, trial in options:
+            before = self.routes[r]
+            self.routes[r] = trial
+            if self._insert_parts(tasks[1:], used | {r}, max_checks):
+                return True
+            self.routes[r] = before
         return False
 
 
@@ -277,12 +297,11 @@ def build_plan(
     runtime_s: float,
     soft: bool = False,
     starts: dict[int, float] | None = None,
-    break_starts: dict[tuple[int, int], float] | None = None,
 ) -> Plan:
     """Turn item routes into a :class:`Plan` with times and KPIs.
 
-    ``starts`` (task -> start minute) and ``break_starts`` ((carer, break) -> start) override the
-    earliest-start timing, for engines that choose start times themselves (OR-Tools).
+    ``starts`` (task -> start minute) overrides the earliest-start timing, for engines that choose
+    start times themselves (OR-Tools); breaks are then taken as early as their window allows.
     """
     out_routes: list[Route] = []
     assigned: set[int] = set()
@@ -303,10 +322,8 @@ def build_plan(
             if departure is None:
                 departure = t
             if item < 0:
-                s = timing.starts[k]
-                if break_starts is not None:
-                    s = max(t, break_starts.get((r, -item - 1), t))
                 b = break_of(ctx, r, item)
+                s = timing.starts[k] if starts is None else max(t, b.earliest_start)
                 stops.append(Stop(kind="break", arrival=round(t, 4), start=round(s, 4), end=round(s + b.duration, 4)))
                 t = s + b.duration
                 continue
