@@ -93,8 +93,9 @@ class DeviceRegistry:
             self._db.execute(
                 "INSERT INTO devices (device_id, site, first_seen, last_seen, state, session, state_changed, "
                 "agent_version, pipelines) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(device_id) DO UPDATE SET "
-                "state=excluded.state, session=excluded.session, state_changed=excluded.state_changed, site=excluded.site, "
-                "agent_version=CASE WHEN excluded.agent_version != '' THEN excluded.agent_version ELSE agent_version END, "
+                "state=excluded.state, session=excluded.session, state_changed=excluded.state_changed, "
+                "site=excluded.site, agent_version=CASE WHEN excluded.agent_version != '' "
+                "THEN excluded.agent_version ELSE agent_version END, "
                 "pipelines=CASE WHEN excluded.pipelines != '[]' THEN excluded.pipelines ELSE pipelines END, "
                 "last_seen=CASE WHEN excluded.state = 'online' THEN excluded.last_seen ELSE last_seen END",
                 (

@@ -6,9 +6,11 @@ its body models with :func:`register_stream`, and one import line below.
 
 from __future__ import annotations
 
-from protocol.streams import system  # noqa: F401  (registers its streams)
-from protocol.streams import traffic  # noqa: F401
-from protocol.streams import road  # noqa: F401
+from protocol.streams import (
+    road,  # noqa: F401
+    system,  # noqa: F401  (registers its streams)
+    traffic,  # noqa: F401
+)
 from protocol.streams.base import Body, Row, body_model, known_streams, register_stream
 
 __all__ = ["Body", "Row", "body_model", "known_streams", "register_stream"]

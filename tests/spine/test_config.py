@@ -29,9 +29,9 @@ def test_errors_name_the_bad_key_path() -> None:
 
 
 def test_unknown_keys_and_pipelines_are_refused() -> None:
-    with pytest.raises(ConfigError, match="mqtt.hostname"):
+    with pytest.raises(ConfigError, match=r"mqtt\.hostname"):
         parse_config({"device_id": "a", "site": "b", "mqtt": {"hostname": "x"}})
-    with pytest.raises(ConfigError, match="pipelines.0"):
+    with pytest.raises(ConfigError, match=r"pipelines\.0"):
         parse_config({"device_id": "a", "site": "b", "pipelines": [{"type": "teleport"}]})
 
 

@@ -25,7 +25,8 @@ from protocol.topics import TopicError
 
 def test_topic_round_trip_and_layout() -> None:
     topic = Topic.parse("kommune/odense/lamp-017/traffic/counts")
-    assert (topic.prefix, topic.site, topic.device_id, topic.stream) == ("kommune", "odense", "lamp-017", "traffic/counts")
+    parts = (topic.prefix, topic.site, topic.device_id, topic.stream)
+    assert parts == ("kommune", "odense", "lamp-017", "traffic/counts")
     assert str(topic) == "kommune/odense/lamp-017/traffic/counts"
     assert str(topic.sibling("ack")) == "kommune/odense/lamp-017/ack"
     assert Topic.parse("kommune/odense/lamp-017/status").is_control
@@ -45,7 +46,7 @@ def test_data_subscription_never_matches_control_topics() -> None:
     assert sub == "kommune/+/+/+/+"
     assert data_subscription("kommune", "hub") == "$share/hub/kommune/+/+/+/+"
     # a one-level control stream has one level fewer than the subscription: never delivered to ingest
-    assert len("kommune/odense/lamp-017/ack".split("/")) == len(sub.split("/")) - 1
+    assert len(["kommune", "odense", "lamp-017", "ack"]) == len(sub.split("/")) - 1
 
 
 def test_envelope_round_trip() -> None:

@@ -51,7 +51,7 @@ def test_influx_store_is_idempotent(influx: InfluxDB, influx_db: str) -> None:
 @pytest.mark.services
 def test_influx_store_reports_bad_queries_and_down_server(influx: InfluxDB, influx_db: str) -> None:
     store = make_store(f"influx://127.0.0.1:{influx.port}/{influx_db}")
-    with pytest.raises(StoreError, match="InfluxQL|failed"):
+    with pytest.raises(StoreError, match=r"InfluxQL|failed"):
         store.rows("SELEKT nothing")
     down = InfluxV1Store("http://127.0.0.1:9", "x", create_database=False, timeout_s=1)
     with pytest.raises(StoreError, match="unreachable"):
