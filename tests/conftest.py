@@ -9,11 +9,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.services import InfluxDB, Mosquitto
 from tests.support import missing
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from edge.agent import Agent
+    from hub.runtime import Hub
 
 
 @pytest.fixture(scope="session")
@@ -55,17 +62,19 @@ def prefix() -> str:
 class RunningHub:
     """A real hub (ingest + store + services) in this process, for end-to-end tests."""
 
-    def __init__(self, hub, app) -> None:  # noqa: ANN001
+    def __init__(self, hub: Hub, app: FastAPI) -> None:
         self.hub = hub
         self.app = app
 
     @property
-    def store(self):  # noqa: ANN201
+    def store(self) -> Any:
         return self.hub.store
 
 
 @pytest.fixture
-def hub_ingest(mqtt_broker: Mosquitto, influx: InfluxDB, influx_db: str, prefix: str, tmp_path: Path):
+def hub_ingest(
+    mqtt_broker: Mosquitto, influx: InfluxDB, influx_db: str, prefix: str, tmp_path: Path
+) -> Iterator[RunningHub]:
     """Hub ingest connected to the test broker and writing to a fresh InfluxDB database.
 
     Yields a RunningHub: ``.hub`` (hub.runtime.Hub with ingest, store, registry,
@@ -89,7 +98,7 @@ def hub_ingest(mqtt_broker: Mosquitto, influx: InfluxDB, influx_db: str, prefix:
     hub.stop()
 
 
-def start_agent(config_dict: dict, **kwargs):  # noqa: ANN001, ANN201
+def start_agent(config_dict: dict[str, Any], **kwargs: Any) -> Agent:
     """Build and start an edge Agent from a dict config (helper for tests)."""
     from edge.agent import Agent
     from edge.config import parse_config
