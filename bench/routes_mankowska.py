@@ -73,7 +73,13 @@ def to_problem(inst: dict, name: str) -> Problem:
             )
         )
     carers = [
-        Carer(id=c["id"], shift_start=0.0, shift_end=100000.0, start_location=Location(matrix_index=0), skills=c["abilities"])
+        Carer(
+            id=c["id"],
+            shift_start=0.0,
+            shift_end=100000.0,
+            start_location=Location(matrix_index=0),
+            skills=c["abilities"],
+        )
         for c in inst["caregivers"]
     ]
     return Problem(

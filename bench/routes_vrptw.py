@@ -27,6 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import itertools
+
 from hub.optimise.routes.checker import check_plan
 from hub.optimise.routes.model import Carer, Location, Problem, Visit, Weights
 from hub.optimise.routes.solver import plan_day
@@ -185,7 +187,7 @@ def run_vroom(inst: dict, budget: float, seed: int) -> tuple[float, bool, str]:
     unassigned = 0
     for _, group in routes.groupby("vehicle_id"):
         locs = [int(x) for x in group["location_index"].tolist()]
-        total += sum(int(dist[a, b]) for a, b in zip(locs, locs[1:], strict=False))
+        total += sum(int(dist[a, b]) for a, b in itertools.pairwise(locs))
     assigned = int((routes["type"] == "job").sum())
     unassigned = len(dist) - 1 - assigned
     return total / 10.0, unassigned == 0, f"{unassigned} unassigned" if unassigned else ""

@@ -71,9 +71,7 @@ class JobStatus(BaseModel):
 
 
 def _accepted(job_id: str) -> JobAccepted:
-    return JobAccepted(
-        job_id=job_id, status_url=f"/planning/jobs/{job_id}", plan_url=f"/planning/jobs/{job_id}/plan"
-    )
+    return JobAccepted(job_id=job_id, status_url=f"/planning/jobs/{job_id}", plan_url=f"/planning/jobs/{job_id}/plan")
 
 
 @router.post("/jobs/day", status_code=202, response_model=JobAccepted)
@@ -97,7 +95,9 @@ def submit_days(req: DaysRequest, jobs: JobRunner = Depends(get_jobs)) -> JobAcc
     """Start planning several days in order, carrying continuity of care from day to day."""
 
     def work(progress) -> dict[str, Any]:
-        plans = plan_days(req.problems, budget_s=req.budget_s, seed=req.seed, progress=progress, continuity=req.continuity)
+        plans = plan_days(
+            req.problems, budget_s=req.budget_s, seed=req.seed, progress=progress, continuity=req.continuity
+        )
         violations = [v for pr, pl in zip(req.problems, plans, strict=True) for v in check_plan(pr, pl)]
         distinct, top = continuity_figures(plans)
         return {

@@ -43,7 +43,7 @@ def check_plan(problem: Problem, plan: Plan, soft_windows: bool | None = None) -
             errors.append(f"carer {route.carer_id} has two routes")
         seen_carers.add(route.carer_id)
         errors += _check_route(problem, route, carer, visits, soft, done)
-    for (vid, part), (cid, _) in done.items():
+    for (vid, part), (_cid, _) in done.items():
         v = visits[vid]
         parts = 2 if v.double is not None else 1
         if part >= parts:

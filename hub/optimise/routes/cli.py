@@ -79,8 +79,18 @@ def cmd_plan_days(args: argparse.Namespace) -> int:
         (out / f"{name}.html").write_text(day_sheets_html(plan, problem))
     distinct, top = continuity_figures(plans)
     travel = sum(p.kpis.travel_minutes for p in plans)
-    print(json.dumps({"days": len(plans), "travel_minutes": round(travel, 1), "distinct_carers_per_citizen": distinct,
-                      "top_carer_share": top, "violations": bad}, indent=2))
+    print(
+        json.dumps(
+            {
+                "days": len(plans),
+                "travel_minutes": round(travel, 1),
+                "distinct_carers_per_citizen": distinct,
+                "top_carer_share": top,
+                "violations": bad,
+            },
+            indent=2,
+        )
+    )
     return 1 if bad else 0
 
 

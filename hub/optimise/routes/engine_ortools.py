@@ -163,7 +163,9 @@ def _initial_routes(ctx: Compiled, routing, manager, params):
 
     pinned = compile_problem(ctx.problem, pin_doubles=True)
     state = RouteState(pinned, [[] for _ in ctx.carers], ctx.problem.weights.lateness is not None)
-    order = sorted(range(len(ctx.visits)), key=lambda v: (-len(ctx.visit_tasks[v]), pinned.tasks[ctx.visit_tasks[v][0]].late))
+    order = sorted(
+        range(len(ctx.visits)), key=lambda v: (-len(ctx.visit_tasks[v]), pinned.tasks[ctx.visit_tasks[v][0]].late)
+    )
     for v in order:
         state.try_insert(v)
     routes = [[manager.NodeToIndex(t) for t in items if t >= 0] for items in state.routes]

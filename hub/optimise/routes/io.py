@@ -46,7 +46,7 @@ def clock(value: str | float | None) -> float | None:
 
 def hhmm(minutes: float) -> str:
     """``"HH:MM"`` for minutes after midnight (rounded to the minute)."""
-    m = int(round(minutes))
+    m = round(minutes)
     return f"{m // 60:02d}:{m % 60:02d}"
 
 
@@ -116,7 +116,9 @@ def read_carers_csv(text: str) -> list[Carer]:
     return carers
 
 
-def load_problem(path: str | Path | None = None, visits_csv: str | Path | None = None, carers_csv: str | Path | None = None) -> Problem:
+def load_problem(
+    path: str | Path | None = None, visits_csv: str | Path | None = None, carers_csv: str | Path | None = None
+) -> Problem:
     """A problem from a JSON file, or from visits and carers CSV files."""
     if path is not None:
         return Problem.model_validate_json(Path(path).read_text())

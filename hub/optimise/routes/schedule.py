@@ -88,9 +88,8 @@ def time_route(ctx: Compiled, carer: int, items: list[int], soft: bool = False) 
     ret = t + back
     if bad < 0 and (ret > c.shift_end + EPS or ret - departure > ctx.max_work(carer) + EPS):
         bad = len(items)
-    if bad < 0 and c.capacity is not None:
-        if sum(ctx.tasks[i].demand for i in items if i >= 0) > c.capacity:
-            bad = len(items)
+    if bad < 0 and c.capacity is not None and sum(ctx.tasks[i].demand for i in items if i >= 0) > c.capacity:
+        bad = len(items)
     return Timing(bad < 0, departure, ret, arrivals, starts, ends, travel, lateness, bad)
 
 
@@ -242,13 +241,11 @@ class RouteState:
         keep = 6 if self.soft else 1
         options: list[tuple[float, int, list[int]]] = []
         base_late: dict[int, float] = {}
-        checks = 0
-        for cost, r, pos in self._candidates(task, used):
+        for checks, (cost, r, pos) in enumerate(self._candidates(task, used), 1):
             items = self.routes[r]
             trial = [*items[:pos], task, *items[pos:]]
             if not items and self.ctx.carers[r].breaks:
                 trial = place_breaks(self.ctx, r, [task], self.soft)
-            checks += 1
             if trial is not None:
                 timing = time_route(self.ctx, r, trial, self.soft)
                 if timing.feasible:

@@ -21,7 +21,10 @@ SLOTS = [  # (name, habitual start in minutes, shift)
     ("evening", 18 * 60, "evening"),
     ("night", 21 * 60, "evening"),
 ]
-SHIFTS = {"day": (7 * 60.0, 15 * 60.0, (11 * 60.0, 13 * 60.0)), "evening": (15 * 60.0, 23 * 60.0, (18 * 60.0, 20 * 60.0))}
+SHIFTS = {
+    "day": (7 * 60.0, 15 * 60.0, (11 * 60.0, 13 * 60.0)),
+    "evening": (15 * 60.0, 23 * 60.0, (18 * 60.0, 20 * 60.0)),
+}
 
 
 def _citizens(rng: np.random.Generator, n: int) -> list[dict]:
@@ -143,6 +146,8 @@ def municipality(
                 )
             )
         problems.append(
-            Problem(day=f"day-{day + 1:02d}", visits=visits, carers=staff, weights=Weights(continuity=continuity_weight))
+            Problem(
+                day=f"day-{day + 1:02d}", visits=visits, carers=staff, weights=Weights(continuity=continuity_weight)
+            )
         )
     return problems
