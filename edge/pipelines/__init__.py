@@ -9,17 +9,19 @@ from typing import Annotated
 from pydantic import Field
 
 from edge.pipelines.base import Pipeline, PipelineConfig, PipelineContext
+from edge.pipelines.road import RoadConfig
 from edge.pipelines.simulated import SimulatedConfig
 from edge.pipelines.system import SystemConfig
 
 PipelineSpec = Annotated[
-    SystemConfig | SimulatedConfig,
+    SystemConfig | SimulatedConfig | RoadConfig,
     Field(discriminator="type"),
 ]
 
 _CLASSES: dict[str, str] = {
     "system": "edge.pipelines.system:SystemPipeline",
     "simulated": "edge.pipelines.simulated:SimulatedPipeline",
+    "road": "edge.pipelines.road.pipeline:RoadPipeline",
 }
 
 
