@@ -57,7 +57,9 @@ class DomainService(ABC):
 
 
 # "module:Class" of every domain service; imported when the hub starts.
-SERVICES: list[str] = []
+SERVICES: list[str] = [
+    "hub.services.falls:FallAlertService",
+]
 
 
 def load_services(ctx: HubContext, names: list[str] | None = None) -> list[DomainService]:

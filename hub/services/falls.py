@@ -36,6 +36,7 @@ KIND_TITLE = {
 }
 ROOM_WORD = {"da": "bolig", "en": "room"}
 REMINDER_WORD = {"da": "påmindelse", "en": "reminder"}
+ACK_LABEL = {"da": "Kvittér", "en": "Acknowledge"}
 
 
 def push_payload(alert: Alert, round_no: int, language: str) -> dict[str, Any]:
@@ -51,6 +52,7 @@ def push_payload(alert: Alert, round_no: int, language: str) -> dict[str, Any]:
         "severity": alert.severity,
         "round": round_no,
         "url": f"/app/#alert-{alert.id}",
+        "ack_label": ACK_LABEL[lang],
     }
 
 
@@ -63,17 +65,21 @@ class FallAlertService(DomainService):
     def __init__(self, ctx: HubContext, clock: Callable[[], float] = time.time) -> None:
         super().__init__(ctx)
         self.clock = clock
-        self.settings = FallsSettings.model_validate(ctx.settings or {})
         ctx.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = AlertStore(ctx.state_dir / "falls.sqlite")
-        self.centre = AlertCentre(self.store, self.settings)
         self.feed = LiveFeed()
-        key = load_or_create_vapid_key(ctx.state_dir)
-        self.vapid_public_key = public_key_b64(key)
-        self.sender = PushSender(key, self.settings.vapid_subject, ttl_s=self.settings.push_ttl_s)
+        self._vapid_key = load_or_create_vapid_key(ctx.state_dir)
+        self.vapid_public_key = public_key_b64(self._vapid_key)
+        self.configure(ctx.settings)
         self._pushers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webpush")
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
+
+    def configure(self, settings: dict[str, Any] | None) -> None:
+        """Apply the ``falls`` section of the hub config (the hub hands it over after construction)."""
+        self.settings = FallsSettings.model_validate(settings or {})
+        self.centre = AlertCentre(self.store, self.settings)
+        self.sender = PushSender(self._vapid_key, self.settings.vapid_subject, ttl_s=self.settings.push_ttl_s)
 
     # DomainService -----------------------------------------------------------------------------
     def handle(self, topic: Topic, envelope: Envelope, body: Body) -> None:
@@ -86,6 +92,7 @@ class FallAlertService(DomainService):
         return build_router(self)
 
     def start(self) -> None:
+        self.configure(self.ctx.settings)
         self._stop.clear()
         self._timer = threading.Thread(target=self._run_timer, name="falls-escalation", daemon=True)
         self._timer.start()
