@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -181,12 +181,14 @@ class PushReceiver:
                 raise PushRejected("TTL header is required (RFC 8030)")
             claims, key = verify_vapid(request.headers.get("Authorization", ""), self.origin)
             payload = json.loads(self.browsers[name].decrypt(body))
-        except (PushRejected, ValueError) as exc:
+        except (PushRejected, ValueError, InvalidTag) as exc:
             with self._cond:
                 self.rejected.append(f"{name}: {exc}")
             return 400
         with self._cond:
-            self.received.append(Received(name, payload, claims, key, dict(request.headers), time.time()))
+            self.received.append(
+                Received(name, payload, claims, key, {k.lower(): v for k, v in request.headers.items()}, time.time())
+            )
             self._cond.notify_all()
         return 201
 
