@@ -163,7 +163,9 @@ function render() {
   if (!state.staff) return;
   const active = [...state.alerts.values()].sort((a, b) =>
     (a.state === "open" ? 0 : 1) - (b.state === "open" ? 0 : 1) || a.opened_at - b.opened_at);
-  $("#count").textContent = String(active.filter((a) => a.state === "open").length);
+  const openCount = active.filter((a) => a.state === "open").length;
+  $("#count").textContent = String(openCount);
+  $("#count").hidden = openCount === 0;
   $("#alerts").replaceChildren(...active.map((a) => card(a, false)));
   $("#history").replaceChildren(...state.history.map((a) => card(a, true)));
   $("#alerts").hidden = state.view !== "active";

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,19 +193,25 @@ class LiveHub:
     server: uvicorn.Server
 
 
-@pytest.fixture
-def live_hub(service: FallAlertService) -> Iterator[LiveHub]:
-    """The service's API and app served by a real uvicorn on a free loopback port."""
+@contextmanager
+def serve(app: FastAPI) -> Iterator[LiveHub]:
+    """``app`` served by a real uvicorn on a free loopback port, for browsers and SSE clients."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(hub_app(service), log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield LiveHub(f"http://127.0.0.1:{port}", server)
-    server.should_exit = True
-    thread.join(timeout=5)
-    sock.close()
+    assert wait_until(lambda: server.started), "uvicorn did not start"
+    try:
+        yield LiveHub(f"http://127.0.0.1:{port}", server)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
+
+
+@pytest.fixture
+def live_hub(service: FallAlertService) -> Iterator[LiveHub]:
+    with serve(hub_app(service)) as hub:
+        yield hub
