@@ -100,8 +100,10 @@ def main(argv: list[str] | None = None) -> None:
         f"travel {plan.kpis.travel_minutes:.0f} min); {args.share:.0%} of working carers removed; "
         f"re-plan budget {args.budget:g} s\n"
     )
-    print("| method | seed | carers removed | parts orphaned | wall s | assignments changed | unassigned "
-          "| travel min | violations |")
+    print(
+        "| method | seed | carers removed | parts orphaned | wall s | assignments changed | unassigned "
+        "| travel min | violations |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(

@@ -82,8 +82,21 @@ def _check_route(problem, route, carer, visits, soft, done) -> list[str]:
     travel = 0.0
     load = 0
     breaks_taken: list[tuple[float, float]] = []
-    for stop in route.stops:
+    for pos, stop in enumerate(route.stops):
         if stop.kind == "break":
+            if stop.after_travel:
+                there = next(
+                    (
+                        visits[s.visit_id].location
+                        for s in route.stops[pos + 1 :]
+                        if s.kind == "visit" and s.visit_id in visits
+                    ),
+                    carer.end_location or carer.start_location,
+                )
+                minutes, _ = leg(problem, here, there, carer.transport)
+                travel += minutes
+                t += minutes
+                here = there
             if stop.start < t - TOL:
                 errors.append(f"{name}: break at {stop.start:.2f} overlaps the previous activity")
             breaks_taken.append((stop.start, stop.end - stop.start))

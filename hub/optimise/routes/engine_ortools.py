@@ -16,7 +16,7 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from hub.optimise.routes.instance import Compiled
 from hub.optimise.routes.model import Plan
-from hub.optimise.routes.schedule import build_plan
+from hub.optimise.routes.schedule import break_marker, break_of, build_plan, decode_break, next_place
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +200,13 @@ def _fits(ctx: Compiled, carer: int, items: list[int], task_start: dict[int, flo
     here = ctx.carer_start[carer]
     t = c.shift_start
     first = True
-    for item in items:
+    for pos, item in enumerate(items):
         if item < 0:
-            b = c.breaks[-item - 1]
+            b = break_of(ctx, carer, item)
+            if decode_break(item)[1]:
+                there = next_place(ctx, carer, items, pos)
+                t += ctx.travel(carer, here, there)
+                here = there
             s = max(t, b.earliest_start)
             if s > b.latest_start + 1e-6:
                 return False
@@ -229,12 +233,12 @@ def _place_breaks_by_time(ctx: Compiled, carer: int, items: list[int], task_star
     """
     out = list(items)
     for k in range(len(ctx.carers[carer].breaks)):
-        for pos in range(len(out) + 1):
-            trial = [*out[:pos], -(k + 1), *out[pos:]]
-            if _fits(ctx, carer, trial, task_start):
-                out = trial
-                break
-        else:
+        trials = (
+            [*out[:pos], break_marker(k, after), *out[pos:]] for pos in range(len(out) + 1) for after in (False, True)
+        )
+        fitting = next((trial for trial in trials if _fits(ctx, carer, trial, task_start)), None)
+        if fitting is None:
             log.warning("no room for break %d of carer %s", k, ctx.carers[carer].id)
-            out.append(-(k + 1))
+            fitting = [*out, break_marker(k)]
+        out = fitting
     return out

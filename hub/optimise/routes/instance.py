@@ -92,9 +92,10 @@ class Compiled:
         return c.max_work if c.max_work is not None else c.shift_end - c.shift_start
 
 
-def pinned_start(visit: Visit) -> float:
-    """Start time a double visit is pinned to by the PyVRP engine: its window start."""
-    return visit.window_start
+def pinned_start(visit: Visit, reachable: float) -> float:
+    """Start a double visit is pinned to (PyVRP engine): the earliest start in its window at or
+    after ``reachable``, the minute a second capable carer can first be there."""
+    return min(visit.window_end, max(visit.window_start, reachable))
 
 
 def _place_key(problem: Problem, loc: Location) -> tuple:
@@ -134,16 +135,10 @@ def compile_problem(problem: Problem, pin_doubles: bool = False) -> Compiled:
         place = place_of(v.location)
         ids = [len(tasks)]
         early, late = v.window_start, v.window_end
-        if pin_doubles and v.double is not None:
-            early = late = pinned_start(v)
         tasks.append(Task(vi, 0, place, early, late, v.duration, v.skill, v.demand))
         if v.double is not None:
             d = v.double
-            if not (pin_doubles and v.double is not None) or d.mode == "simultaneous":
-                e2, l2 = early, late
-            else:
-                e2 = max(v.window_start, early + d.min_gap)
-                l2 = max(e2, min(v.window_end, early + d.max_gap))
+            e2, l2 = early, late
             skill = d.second_skill if d.second_skill is not None else v.skill
             dur = d.second_duration if d.second_duration is not None else v.duration
             ids.append(len(tasks))
@@ -179,7 +174,7 @@ def compile_problem(problem: Problem, pin_doubles: bool = False) -> Compiled:
             minutes[m] = km / problem.travel.speed_kmh[m] * 60.0
     for m in modes:
         minutes[m] = np.round(minutes[m] * 60.0) / 60.0
-    return Compiled(
+    ctx = Compiled(
         problem=problem,
         places=places,
         minutes=minutes,
@@ -191,3 +186,27 @@ def compile_problem(problem: Problem, pin_doubles: bool = False) -> Compiled:
         carer_index={c.id: i for i, c in enumerate(problem.carers)},
         visit_index={v.id: i for i, v in enumerate(problem.visits)},
     )
+    if pin_doubles:
+        _pin_doubles(ctx)
+    return ctx
+
+
+def _pin_doubles(ctx: Compiled) -> None:
+    """Fix each double visit's start to the earliest time two capable carers can both be there."""
+    for vi, ids in enumerate(ctx.visit_tasks):
+        if len(ids) < 2:
+            continue
+        v = ctx.visits[vi]
+        reach = sorted(
+            c.shift_start + ctx.travel(k, ctx.carer_start[k], ctx.tasks[ids[0]].place)
+            for k, c in enumerate(ctx.carers)
+            if any(ctx.can_do(k, t) for t in ids)
+        )
+        t = pinned_start(v, reach[1] if len(reach) > 1 else v.window_start)
+        first, second = ctx.tasks[ids[0]], ctx.tasks[ids[1]]
+        first.early = first.late = t
+        if v.double.mode == "simultaneous":
+            second.early = second.late = t
+        else:
+            second.early = max(v.window_start, t + v.double.min_gap)
+            second.late = max(second.early, min(v.window_end, t + v.double.max_gap))

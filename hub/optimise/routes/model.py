@@ -258,7 +258,9 @@ class Stop(BaseModel):
     """One scheduled stop on a carer's route.
 
     ``kind`` is ``visit`` or ``break``; ``part`` is 0 for the first (or only) carer of a visit and
-    1 for the second carer of a double visit. Times are minutes after midnight.
+    1 for the second carer of a double visit. Times are minutes after midnight. A break with
+    ``after_travel`` is taken at the next visit's place (the carer drives there first and breaks
+    while waiting); otherwise where the carer already is.
     """
 
     kind: Literal["visit", "break"] = "visit"
@@ -270,6 +272,7 @@ class Stop(BaseModel):
     end: float
     travel_before: float = 0.0
     lateness: float = 0.0
+    after_travel: bool = False
 
 
 class Route(BaseModel):

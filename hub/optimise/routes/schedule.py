@@ -1,9 +1,10 @@
 """Timing of a carer's route, break placement, cheapest feasible insertion and plan building.
 
-A route is a list of items: a task index (``>= 0``) or a break marker ``-(k + 1)`` for the
-carer's break ``k``. A break is taken where the carer is (at the previous stop, or at the start
-location before the first visit). Visits start as early as their window allows; departure is
-delayed so the carer does not wait before the first stop.
+A route is a list of items: a task index (``>= 0``) or a break marker for the carer's break
+``k``: ``-(k + 1)`` takes the break where the carer is (after the previous stop, or at the start
+location before the first visit); ``-(k + 1) - AFTER_TRAVEL`` first travels to the next stop and
+takes the break there, while waiting for the visit's window. Visits start as early as their window
+allows; departure is delayed so the carer does not wait before the first stop.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from hub.optimise.routes.model import Kpis, Plan, Route, Stop
 log = logging.getLogger(__name__)
 
 EPS = 1e-6
+AFTER_TRAVEL = 1_000_000
 
 
 @dataclass
@@ -34,8 +36,27 @@ class Timing:
     first_violation: int
 
 
+def break_marker(k: int, after_travel: bool = False) -> int:
+    """Route item for the carer's break ``k``."""
+    return -(k + 1) - (AFTER_TRAVEL if after_travel else 0)
+
+
+def decode_break(item: int) -> tuple[int, bool]:
+    """``(k, after_travel)`` of a break marker."""
+    after = -item > AFTER_TRAVEL
+    return (-item - 1 - (AFTER_TRAVEL if after else 0)), after
+
+
 def break_of(ctx: Compiled, carer: int, item: int):
-    return ctx.carers[carer].breaks[-item - 1]
+    return ctx.carers[carer].breaks[decode_break(item)[0]]
+
+
+def next_place(ctx: Compiled, carer: int, items: list[int], pos: int) -> int:
+    """Place of the first visit after ``pos``, or the carer's end place."""
+    for i in items[pos + 1 :]:
+        if i >= 0:
+            return ctx.tasks[i].place
+    return ctx.carer_end[carer]
 
 
 def time_route(ctx: Compiled, carer: int, items: list[int], soft: bool = False) -> Timing:
@@ -54,6 +75,11 @@ def time_route(ctx: Compiled, carer: int, items: list[int], soft: bool = False) 
     for pos, item in enumerate(items):
         if item < 0:
             b = break_of(ctx, carer, item)
+            if decode_break(item)[1]:
+                there = next_place(ctx, carer, items, pos)
+                travel += float(mat[here, there])
+                t += float(mat[here, there])
+                here = there
             arrivals.append(t)
             start = max(t, b.earliest_start)
             if start > b.latest_start + EPS and bad < 0:
@@ -99,15 +125,15 @@ def place_breaks(ctx: Compiled, carer: int, visits: list[int], soft: bool = Fals
     if not items:
         return items
     for k in range(len(ctx.carers[carer].breaks)):
-        marker = -(k + 1)
         best: tuple[float, list[int]] | None = None
         for pos in range(len(items) + 1):
-            trial = [*items[:pos], marker, *items[pos:]]
-            timing = time_route(ctx, carer, trial, soft)
-            if timing.feasible:
-                key = timing.return_time + timing.lateness
-                if best is None or key < best[0]:
-                    best = (key, trial)
+            for after in (False, True):
+                trial = [*items[:pos], break_marker(k, after), *items[pos:]]
+                timing = time_route(ctx, carer, trial, soft)
+                if timing.feasible:
+                    key = timing.return_time + timing.lateness
+                    if best is None or key < best[0] - EPS:
+                        best = (key, trial)
         if best is None:
             return None
         items = best[1]
@@ -320,8 +346,26 @@ def build_plan(
                 departure = t
             if item < 0:
                 b = break_of(ctx, r, item)
+                after = decode_break(item)[1]
+                leg = 0.0
+                if after:
+                    there = next_place(ctx, r, items, k)
+                    leg = float(mat[here, there])
+                    km += ctx.km[here, there]
+                    travel += leg
+                    t += leg
+                    here = there
                 s = timing.starts[k] if starts is None else max(t, b.earliest_start)
-                stops.append(Stop(kind="break", arrival=round(t, 4), start=round(s, 4), end=round(s + b.duration, 4)))
+                stops.append(
+                    Stop(
+                        kind="break",
+                        arrival=round(t, 4),
+                        start=round(s, 4),
+                        end=round(s + b.duration, 4),
+                        travel_before=round(leg, 4),
+                        after_travel=after,
+                    )
+                )
                 t = s + b.duration
                 continue
             task = ctx.tasks[item]

@@ -23,14 +23,26 @@ from hub.optimise.routes.schedule import RouteState, build_plan
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
-Engine = Literal["auto", "pyvrp", "ortools"]
+Engine = Literal["auto", "pyvrp", "ortools", "portfolio"]
+
+
+PORTFOLIO_MAX_VISITS = 400
 
 
 def choose_engine(problem: Problem, engine: Engine = "auto") -> str:
-    """``pyvrp`` for hard windows; ``ortools`` when lateness is allowed (soft windows)."""
+    """Engine for ``auto``.
+
+    ``ortools`` when lateness is allowed (soft windows); ``portfolio`` (both engines on half the
+    budget each, the better plan wins) for small days with double visits, where pinning the pair's
+    start for PyVRP can cost travel that OR-Tools' own synchronisation saves; else ``pyvrp``.
+    """
     if engine != "auto":
         return engine
-    return "ortools" if problem.weights.lateness is not None else "pyvrp"
+    if problem.weights.lateness is not None:
+        return "ortools"
+    if any(v.double is not None for v in problem.visits) and len(problem.visits) <= PORTFOLIO_MAX_VISITS:
+        return "portfolio"
+    return "pyvrp"
 
 
 def _report(progress: ProgressFn | None, frac: float, msg: str) -> None:
@@ -75,8 +87,7 @@ def plan_day(
     progress
         Called with (fraction 0..1, message) while planning.
     engine
-        ``auto`` (PyVRP with hard windows, OR-Tools when ``weights.lateness`` is set), ``pyvrp``
-        or ``ortools``.
+        ``auto`` (see :func:`choose_engine`), ``pyvrp``, ``ortools`` or ``portfolio``.
 
     Returns
     -------
@@ -85,6 +96,19 @@ def plan_day(
     """
     t0 = time.perf_counter()
     which = choose_engine(problem, engine)
+    if which == "portfolio":
+
+        def half(offset: float):
+            return lambda frac, msg: _report(progress, offset + frac / 2, msg)
+
+        plans = [
+            plan_day(problem, budget_s / 2, seed, half(0.0), "pyvrp"),
+            plan_day(problem, budget_s / 2, seed, half(0.5), "ortools"),
+        ]
+        best = min(plans, key=lambda p: p.objective)
+        best.runtime_s = round(time.perf_counter() - t0, 3)
+        log.info("portfolio: pyvrp %.1f, ortools %.1f", plans[0].objective, plans[1].objective)
+        return best
     _report(progress, 0.0, f"compiling {len(problem.visits)} visits, {len(problem.carers)} carers")
     soft = problem.weights.lateness is not None
     if which == "pyvrp":

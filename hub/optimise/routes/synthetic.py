@@ -17,7 +17,7 @@ BASES = [(12.0, 12.0), (5.0, 18.0), (19.0, 6.0)]
 SLOTS = [  # (name, habitual start in minutes, shift)
     ("morning", 8 * 60, "day"),
     ("lunch", 12 * 60, "day"),
-    ("afternoon", 14 * 60, "day"),
+    ("afternoon", 13 * 60 + 30, "day"),
     ("evening", 18 * 60, "evening"),
     ("night", 21 * 60, "evening"),
 ]
@@ -87,7 +87,7 @@ def _carers(rng: np.random.Generator, citizens: list[dict], slack: float) -> lis
 
 
 def municipality(
-    n_citizens: int = 120, days: int = 14, seed: int = 7, slack: float = 1.25, continuity_weight: float = 15.0
+    n_citizens: int = 120, days: int = 14, seed: int = 7, slack: float = 1.4, continuity_weight: float = 15.0
 ) -> list[Problem]:
     """One :class:`Problem` per day for the same citizens and staff.
 
@@ -151,3 +151,51 @@ def municipality(
             )
         )
     return problems
+
+
+def tiny_problem(seed: int = 0, visits: int = 12, carers: int = 4, doubles: bool = True) -> Problem:
+    """A small random day (a few km, one morning) with skills, breaks and double visits, for tests.
+
+    Parameters
+    ----------
+    seed
+        Random seed.
+    visits, carers
+        Sizes.
+    doubles
+        Include one simultaneous and one sequential double visit.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(visits):
+        start = float(rng.integers(7 * 60, 12 * 60))
+        double = None
+        if doubles and k == 0:
+            double = DoubleVisit(mode="simultaneous")
+        elif doubles and k == 1:
+            double = DoubleVisit(mode="sequential", min_gap=20.0, max_gap=40.0)
+        out.append(
+            Visit(
+                id=f"v{k}",
+                citizen_id=f"c{k % max(1, visits - 2)}",
+                location=Location(x=float(rng.uniform(0, 6)), y=float(rng.uniform(0, 6))),
+                window_start=start,
+                window_end=start + float(rng.choice([30, 60, 120])),
+                duration=float(rng.choice([10, 15, 20, 30])),
+                skill="nurse" if k % 5 == 4 else None,
+                double=double,
+            )
+        )
+    staff = [
+        Carer(
+            id=f"k{j}",
+            shift_start=7 * 60.0,
+            shift_end=15 * 60.0,
+            start_location=Location(x=3.0, y=3.0),
+            skills=["nurse"] if j % 2 == 0 else [],
+            breaks=[Break(earliest_start=11 * 60.0, latest_start=12 * 60.0, duration=30.0)],
+            transport="car" if j % 3 else "bike",
+        )
+        for j in range(carers)
+    ]
+    return Problem(day="tiny", visits=out, carers=staff)
