@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.optimise.routes.checker import check_plan  # noqa: E402
-from hub.optimise.routes.continuity import continuity_figures  # noqa: E402
-from hub.optimise.routes.model import Weights  # noqa: E402
-from hub.optimise.routes.solver import plan_days  # noqa: E402
-from hub.optimise.routes.synthetic import municipality  # noqa: E402
+from hub.optimise.routes.checker import check_plan
+from hub.optimise.routes.continuity import continuity_figures
+from hub.optimise.routes.model import Weights
+from hub.optimise.routes.solver import plan_days
+from hub.optimise.routes.synthetic import municipality
 
 
 def run(problems, weight: float | None, budget: float, seed: int, keep: int) -> dict:
@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| {r['method']} | {r['travel']:.0f} | {100 * (r['travel'] / base['travel'] - 1):+.1f}% | {r['unassigned']} "
+            f"| {r['method']} | {r['travel']:.0f} | {100 * (r['travel'] / base['travel'] - 1):+.1f}% "
+            f"| {r['unassigned']} "
             f"| {r['distinct']:.2f} | {100 * (r['distinct'] / base['distinct'] - 1):+.1f}% | {r['top']:.1%} "
             f"| {r['violations']} |"
         )

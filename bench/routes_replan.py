@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.optimise.routes.checker import check_plan  # noqa: E402
-from hub.optimise.routes.replanning import Disruption, apply_disruption, replan  # noqa: E402
-from hub.optimise.routes.solver import plan_day  # noqa: E402
-from hub.optimise.routes.synthetic import municipality  # noqa: E402
+from hub.optimise.routes.checker import check_plan
+from hub.optimise.routes.replanning import Disruption, apply_disruption, replan
+from hub.optimise.routes.solver import plan_day
+from hub.optimise.routes.synthetic import municipality
 
 
 def changed_share(old, new) -> float:
