@@ -1,0 +1,1 @@
+"""Evaluation tools: simulated keypoint sequences and real-video datasets for the use cases."""
