@@ -79,6 +79,8 @@ class Link:
         self._live_cursor = 0
         self._scan_cursor = 0
         self._inflight: dict[int, float] = {}
+        self._ack_timeout = settings.ack_timeout_s
+        self._acked_since_expiry = True
         self._acks: list[int] = []
         self._client = self._make_client()
         self._thread = threading.Thread(target=self._send_loop, name=f"link-{settings.device_id}", daemon=True)
@@ -214,6 +216,8 @@ class Link:
                 self._inflight.pop(seq, None)
         if acks:
             self.stats.acked += self.outbox.ack(acks)
+            self._acked_since_expiry = True
+            self._ack_timeout = self.s.ack_timeout_s
 
     def _send_live(self) -> None:
         while self._connected:
@@ -224,13 +228,18 @@ class Link:
             self._live_cursor = batch[-1].seq
 
     def _expire_inflight(self) -> None:
-        deadline = time.monotonic() - self.s.ack_timeout_s
+        """Unacknowledged messages become backlog again. While the hub acknowledges nothing at all
+        (stalled on its database, say), the timeout doubles up to 8x so re-sends don't pile up on it."""
+        deadline = time.monotonic() - self._ack_timeout
         with self._lock:
             expired = [seq for seq, sent in self._inflight.items() if sent < deadline]
             for seq in expired:
                 del self._inflight[seq]
         if expired:
             self._scan_cursor = min(self._scan_cursor, min(expired) - 1)
+            if not self._acked_since_expiry:
+                self._ack_timeout = min(self._ack_timeout * 2, self.s.ack_timeout_s * 8)
+            self._acked_since_expiry = False
 
     def _send_backlog(self) -> None:
         room = self.s.max_inflight - len(self._inflight)

@@ -52,6 +52,7 @@ class ServiceProcess:
         self.port = port or free_port()
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix=f"kommune-{self.binary_name}-")
         self.dir = workdir or Path(self._tmp.name)  # type: ignore[union-attr]
+        self.dir.mkdir(parents=True, exist_ok=True)
         self.proc: subprocess.Popen[bytes] | None = None
         binary = find_binary(self.binary_name)
         if binary is None:
