@@ -9,12 +9,13 @@ from typing import Annotated
 from pydantic import Field
 
 from edge.pipelines.base import Pipeline, PipelineConfig, PipelineContext
+from edge.pipelines.falls import FallsConfig
 from edge.pipelines.road import RoadConfig
 from edge.pipelines.simulated import SimulatedConfig
 from edge.pipelines.system import SystemConfig
 
 PipelineSpec = Annotated[
-    SystemConfig | SimulatedConfig | RoadConfig,
+    SystemConfig | SimulatedConfig | RoadConfig | FallsConfig,
     Field(discriminator="type"),
 ]
 
@@ -22,6 +23,7 @@ _CLASSES: dict[str, str] = {
     "system": "edge.pipelines.system:SystemPipeline",
     "simulated": "edge.pipelines.simulated:SimulatedPipeline",
     "road": "edge.pipelines.road.pipeline:RoadPipeline",
+    "falls": "edge.pipelines.falls.pipeline:FallsPipeline",
 }
 
 
