@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import generate_latest
 
+from hub import security
 from hub.runtime import Hub
 from protocol import known_streams
 from protocol.streams.base import Body
@@ -28,6 +29,7 @@ def create_app(hub: Hub) -> FastAPI:
         version="0.1.0",
         description="Device registry, measurements, dead letters, use-case services and optimisation jobs.",
     )
+    security.install(app, hub.settings.state_dir)  # before any route: every route passes hub.security.POLICY
     app.state.hub = hub
     app.state.jobs = hub.jobs
 
