@@ -43,6 +43,7 @@ class Effect:
     alert: Alert
     round: int | None = None
     audience: Audience = "room"
+    outcome: str | None = None  # "acknowledged" / "resolved" when this change did that
 
 
 class AlertCentre:
@@ -112,6 +113,7 @@ class AlertCentre:
             self._apply_follow_up(alert, row["kind"], now)
         if alert.state != "open":
             effect.round = None
+            effect.outcome = alert.state
         return [effect]
 
     def _merge(self, alert: Alert, event: FallEvent, now: float) -> Effect:
@@ -163,7 +165,7 @@ class AlertCentre:
         effects = []
         for alert in self._targets(device_id, event):
             if self._apply_follow_up(alert, event.kind, now):
-                effects.append(Effect(alert))
+                effects.append(Effect(alert, outcome="resolved" if alert.state == "resolved" else None))
         return effects
 
     def _apply_follow_up(self, alert: Alert, kind: str, now: float) -> bool:
@@ -203,7 +205,7 @@ class AlertCentre:
             alert.acknowledged_at, alert.acknowledged_by = now, staff.name
             self.store.save_alert(alert)
             self.store.log(alert.id, now, "acknowledged", actor=staff.name)
-        return Effect(alert)
+        return Effect(alert, outcome="acknowledged")
 
     def resolve(self, alert_id: str, staff: Staff, now: float) -> Effect:
         with self.store.transaction():
@@ -214,7 +216,7 @@ class AlertCentre:
                 alert.acknowledged_at, alert.acknowledged_by = now, staff.name
             self.store.save_alert(alert)
             self.store.log(alert.id, now, "resolved", actor=staff.name, note="staff")
-        return Effect(alert)
+        return Effect(alert, outcome="resolved")
 
     # the clock -------------------------------------------------------------------------------------
     def escalate_due(self, now: float) -> list[Effect]:

@@ -20,6 +20,7 @@ from hub.alerts.model import Alert, FallsSettings
 from hub.alerts.push import PushResult, PushSender, load_or_create_vapid_key, public_key_b64
 from hub.alerts.store import AlertStore, Staff, Subscription
 from hub.domain import DomainService, HubContext
+from hub.store.base import Point, StoreError
 from protocol import Body, Envelope, Topic
 from protocol.streams.falls import FallEvent
 
@@ -37,6 +38,7 @@ KIND_TITLE = {
 ROOM_WORD = {"da": "bolig", "en": "room"}
 REMINDER_WORD = {"da": "påmindelse", "en": "reminder"}
 ACK_LABEL = {"da": "Kvittér", "en": "Acknowledge"}
+OUTCOME_MEASUREMENT = "falls_alert"
 
 
 def push_payload(alert: Alert, round_no: int, language: str) -> dict[str, Any]:
@@ -137,6 +139,37 @@ class FallAlertService(DomainService):
             self.feed.publish(alert.care_home, {"type": "alert", "alert": alert.public()})
             if effect.round is not None:
                 self._notify(effect)
+            if effect.outcome is not None:
+                self._record_outcome(alert, effect.outcome)
+
+    def _record_outcome(self, alert: Alert, outcome: str) -> None:
+        """Time to acknowledge / resolve as a time-series point (``falls_alert``) for the care dashboard.
+        Best effort: the alert itself is safe in SQLite whatever the time-series store does."""
+        if self.ctx.store is None:
+            return
+        now = self.clock()
+        point = Point(
+            measurement=OUTCOME_MEASUREMENT,
+            tags={
+                "device_id": alert.device_id,
+                "site": alert.site,
+                "care_home": alert.care_home,
+                "room": alert.room,
+                "kind": alert.kind,
+                "outcome": outcome,
+            },
+            fields={
+                "seconds": round(now - alert.opened_at, 3),
+                "rounds": alert.round,
+                "severity": alert.severity,
+                "resolution": alert.resolution or "",
+            },
+            time_ns=int(now * 1e9),
+        )
+        try:
+            self.ctx.store.write([point])
+        except StoreError as exc:
+            log.warning("could not write the alert outcome", extra={"alert": alert.id, "error": str(exc)[:200]})
 
     def _notify(self, effect: Effect) -> None:
         alert, now = effect.alert, self.clock()

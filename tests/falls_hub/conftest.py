@@ -132,9 +132,9 @@ class Feeder:
         self.service.handle(topic, envelope, event)
 
 
-def make_service(state_dir: Path, clock: FakeClock, **settings: object) -> FallAlertService:
+def make_service(state_dir: Path, clock: FakeClock, store: object = None, **settings: object) -> FallAlertService:
     ctx = HubContext(
-        state_dir=state_dir, prefix="kommune", publish=lambda *a: None, store=None, jobs=None, settings=dict(settings)
+        state_dir=state_dir, prefix="kommune", publish=lambda *a: None, store=store, jobs=None, settings=dict(settings)
     )
     return FallAlertService(ctx, clock=clock)
 

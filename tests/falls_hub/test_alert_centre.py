@@ -171,3 +171,28 @@ def test_recipients_widen_from_room_to_shift() -> None:
     assert [s.username for s in recipients(staff, alert, "room")] == ["anna", "bo"]
     nobody = [Staff(s.id, s.username, s.care_home, s.name, False, s.rooms) for s in staff]
     assert len(recipients(nobody, alert, "room")) == 3  # nobody on shift: tell every account of the home
+
+
+def test_time_to_acknowledge_and_resolve_reach_the_time_series_store(tmp_path: Path) -> None:
+    from hub.store import make_store
+
+    store = make_store(f"sqlite:///{tmp_path / 'ts.sqlite'}")
+    clock = FakeClock()
+    service = make_service(tmp_path / "falls", clock, store=store)
+    try:
+        nurse = add_staff(service, "anna")
+        feed = Feeder(service)
+        feed(fall_event(event_id="fall-1"))
+        clock.advance(95)
+        service.acknowledge(only_alert(service).id, nurse)
+        clock.advance(60)
+        feed(fall_event(kind="got_up", event_id="up-1", related="fall-1"))
+        rows = store.select("falls_alert")
+        assert [(r["outcome"], r["seconds"], r["care_home"], r["kind"]) for r in rows] == [
+            ("acknowledged", 95.0, "solhaven", "fall"),
+            ("resolved", 155.0, "solhaven", "fall"),
+        ]
+        assert rows[1]["resolution"] == "got_up"
+    finally:
+        service.stop()
+        store.close()
