@@ -13,9 +13,10 @@ from edge.pipelines.falls import FallsConfig
 from edge.pipelines.road import RoadConfig
 from edge.pipelines.simulated import SimulatedConfig
 from edge.pipelines.system import SystemConfig
+from edge.pipelines.traffic import TrafficConfig
 
 PipelineSpec = Annotated[
-    SystemConfig | SimulatedConfig | RoadConfig | FallsConfig,
+    SystemConfig | SimulatedConfig | RoadConfig | FallsConfig | TrafficConfig,
     Field(discriminator="type"),
 ]
 
@@ -24,6 +25,7 @@ _CLASSES: dict[str, str] = {
     "simulated": "edge.pipelines.simulated:SimulatedPipeline",
     "road": "edge.pipelines.road.pipeline:RoadPipeline",
     "falls": "edge.pipelines.falls.pipeline:FallsPipeline",
+    "traffic": "edge.pipelines.traffic.pipeline:TrafficPipeline",
 }
 
 
