@@ -22,6 +22,7 @@ from hub.domain import HubContext
 from hub.services.falls import FallAlertService
 from protocol import Envelope, Topic
 from protocol.streams.falls import FallEvent, SkeletonClip
+from tests.support import missing
 
 START = 1_763_900_000.0
 PASSWORD = "korrekt hest batteri"
@@ -215,3 +216,29 @@ def serve(app: FastAPI) -> Iterator[LiveHub]:
 def live_hub(service: FallAlertService) -> Iterator[LiveHub]:
     with serve(hub_app(service)) as hub:
         yield hub
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless, driven by Playwright (which cannot download its own browsers here)."""
+    if not Path(CHROMIUM).exists():
+        missing("Debian's chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as play:
+        chromium = play.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()

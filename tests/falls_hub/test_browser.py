@@ -7,7 +7,6 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -16,37 +15,13 @@ import pytest
 from hub.services.falls import FallAlertService
 from protocol import encode_envelope
 from tests.conftest import RunningHub
-from tests.falls_hub.conftest import PASSWORD, FakeClock, add_staff, fall_event, serve, wait_until
+from tests.falls_hub.conftest import PASSWORD, PHONE, FakeClock, add_staff, fall_event, serve, wait_until
 from tests.falls_hub.push_receiver import PushReceiver
 from tests.services import Mosquitto
-from tests.support import missing
 
 pytestmark = [pytest.mark.browser, pytest.mark.services]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 FIGURE_BACKGROUND = (0x1D, 0x2B, 0x38)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        missing("Debian's chromium is not installed (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as play:
-        chromium = play.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 def falls_service(running: RunningHub) -> FallAlertService:
