@@ -25,8 +25,8 @@ import time as clock
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import highspy
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import coo_matrix, csr_matrix, hstack, vstack
 
 from hub.optimise.fleet.model import Roundtrips, Settings, Vehicle, VehicleKind
@@ -412,31 +412,26 @@ def _segments(start: np.ndarray, end: np.ndarray) -> np.ndarray:
 
 
 def _peak_per_segment(start: np.ndarray, end: np.ndarray, seg: np.ndarray, n_seg: int) -> np.ndarray:
-    """Most jobs running at one instant, per segment (jobs sorted by start)."""
+    """Most jobs running at one instant, per segment."""
     peak = np.zeros(n_seg, dtype=np.int64)
     if len(start) == 0:
         return peak
     times = np.concatenate([start, end])
     delta = np.concatenate([np.ones(len(start)), -np.ones(len(end))])
-    segs = np.concatenate([seg, seg])
     order = np.lexsort((delta, times))  # an end and a start at one instant do not overlap
-    running = np.cumsum(delta[order])
-    np.maximum.at(peak, segs[order], running.astype(np.int64))
+    np.maximum.at(peak, np.concatenate([seg, seg])[order], np.cumsum(delta[order]).astype(np.int64))
     return peak
 
 
-def solve_counts(pool: _Pool, types: list[VehicleType], allowance: float, time_limit: float = 60.0,
-                 mip_gap: float = 1e-4) -> CountPlan:
-    """Optimal planned type per job for vehicle counts per type (EV range left out: a bound).
+def presolve(pool: _Pool, types: list[VehicleType], allowance: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Solve the easy segments outright: (plan, mask of jobs still to solve, value of the solved part).
 
     Segments (stretches with a job running throughout) are independent. Where every job can have
-    its own cheapest type without exceeding any type's vehicle count, that is optimal; only the
-    other segments go to the programme. Its LP relaxation is solved first (it is integral in
-    practice, and gives the duals); branch and bound runs only when it is not.
+    its own cheapest type without any type running more trips at once than it has vehicles, that
+    choice is optimal.
     """
     n = len(pool.start)
     plan = np.full(n, -1)
-    marginal = np.zeros(len(types))
     useful = [t for t in np.argsort([vt.price_km for vt in types], kind="stable")
               if types[t].price_km < allowance and types[t].count > 0]
     for t in reversed(useful):
@@ -446,61 +441,125 @@ def solve_counts(pool: _Pool, types: list[VehicleType], allowance: float, time_l
     hard_seg = np.zeros(n_seg, dtype=bool)
     for t in useful:
         on = plan == t
-        peak = _peak_per_segment(pool.start[on], pool.end[on] + pool.slack_s, seg[on], n_seg)
-        hard_seg |= peak > types[t].count
+        hard_seg |= _peak_per_segment(pool.start[on], pool.end[on] + pool.slack_s, seg[on], n_seg) > types[t].count
     hard = hard_seg[seg] if n else np.zeros(0, dtype=bool)
-    easy_value = float(sum((types[t].price_km - allowance) * pool.km[(plan == t) & ~hard].sum() for t in useful))
+    value = float(sum((types[t].price_km - allowance) * pool.km[(plan == t) & ~hard].sum() for t in useful))
     plan[hard] = -1
-    if not hard.any():
-        return CountPlan(plan, easy_value, easy_value, marginal, "optimal")
-    blocks, costs, caps, col_job, col_type, row_type = [], [], [], [], [], []
-    for t in useful:
-        vt = types[t]
-        cols, cm = pool.cliques(vt.mask & hard)
-        if len(cols) == 0:
-            continue
-        blocks.append(cm)
-        caps.append(np.full(cm.shape[0], vt.count, dtype=float))
-        row_type.append(np.full(cm.shape[0], t))
-        costs.append((vt.price_km - allowance) * pool.km[cols])
-        col_job.append(cols)
-        col_type.append(np.full(len(cols), t))
-    jobs_of_col = np.concatenate(col_job)
-    type_of_col = np.concatenate(col_type)
-    m = len(jobs_of_col)
-    assign = coo_matrix((np.ones(m), (jobs_of_col, np.arange(m))), shape=(n, m)).tocsr()
-    diag = []
-    offset = 0
-    for cm in blocks:
-        left = csr_matrix((cm.shape[0], offset))
-        right = csr_matrix((cm.shape[0], m - offset - cm.shape[1]))
-        diag.append(hstack([left, cm, right]))
-        offset += cm.shape[1]
-    a = vstack([assign, *diag]).tocsr()
-    ub = np.concatenate([np.ones(n), *caps])
-    c = np.concatenate(costs)
-    lp = linprog(c, A_ub=a, b_ub=ub, bounds=(0, 1), method="highs", options={"time_limit": time_limit})
-    x, bound, status = None, float(np.minimum(c, 0).sum()), "no solution"
-    if lp.status == 0:
-        bound = float(lp.fun)
-        duals = lp.ineqlin.marginals[n:]
-        np.add.at(marginal, np.concatenate(row_type), duals)
-        if np.all(np.minimum(lp.x, 1 - lp.x) < 1e-6):
-            x, status = lp.x, "optimal (integral LP)"
-    if x is None:
-        res = milp(c, constraints=LinearConstraint(a, -np.inf, ub), integrality=np.ones(m),
-                   bounds=Bounds(0, 1), options={"time_limit": time_limit, "mip_rel_gap": mip_gap})
-        if res.x is not None:
-            x, status = res.x, "optimal" if res.status == 0 else str(res.message)
-            dual = getattr(res, "mip_dual_bound", None)
-            if dual is not None and np.isfinite(dual):
-                bound = max(bound, float(dual))
-    if x is None:
-        return CountPlan(plan, easy_value, easy_value + bound, marginal, status)
-    chosen = x > 0.5
-    plan[jobs_of_col[chosen]] = type_of_col[chosen]
-    value = float(c[chosen].sum())
-    return CountPlan(plan, easy_value + value, easy_value + min(bound, value), marginal, status)
+    return plan, hard, value
+
+
+class CountModel:
+    """A pool's integer programme for fixed vehicle groups, kept warm in HiGHS.
+
+    Columns ``y[i,g]`` exist for every job ``i`` a group ``g`` may take; clique rows of group ``g``
+    have the group's vehicle count as upper bound. Changing counts or prices and solving again
+    starts the dual simplex from the previous basis, which is what makes fleet search affordable.
+    The LP relaxation is integral in practice; when it is not, branch and bound finishes the job.
+    """
+
+    def __init__(self, pool: _Pool, masks: list[np.ndarray]) -> None:
+        self.pool = pool
+        n = len(pool.start)
+        col_job, col_group, row_group, blocks = [], [], [], []
+        for g, mask in enumerate(masks):
+            cols, cm = pool.cliques(mask)
+            col_job.append(cols)
+            col_group.append(np.full(len(cols), g))
+            row_group.append(np.full(cm.shape[0], g))
+            blocks.append(cm)
+        self.col_job = np.concatenate(col_job) if col_job else np.zeros(0, dtype=np.int64)
+        self.col_group = np.concatenate(col_group) if col_group else np.zeros(0, dtype=np.int64)
+        self.row_group = np.concatenate(row_group) if row_group else np.zeros(0, dtype=np.int64)
+        m = len(self.col_job)
+        self.n_groups = len(masks)
+        assign = coo_matrix((np.ones(m), (self.col_job, np.arange(m))), shape=(n, m))
+        diag, offset = [], 0
+        for cm in blocks:
+            diag.append(hstack([csr_matrix((cm.shape[0], offset)), cm,
+                                csr_matrix((cm.shape[0], m - offset - cm.shape[1]))]))
+            offset += cm.shape[1]
+        self.a = vstack([assign, *diag]).tocsc()
+        self.n_jobs = n
+        self.rows_of = [np.flatnonzero(self.row_group == g).astype(np.int32) + n for g in range(len(masks))]
+        self.lp = highspy.HighsLp()
+        self.lp.num_col_ = m
+        self.lp.num_row_ = self.a.shape[0]
+        self.lp.col_cost_ = np.zeros(m)
+        self.lp.col_lower_ = np.zeros(m)
+        self.lp.col_upper_ = np.ones(m)
+        self.lp.row_lower_ = np.full(self.a.shape[0], -highspy.kHighsInf)
+        self.lp.row_upper_ = np.concatenate([np.ones(n), np.zeros(self.a.shape[0] - n)])
+        self.lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        self.lp.a_matrix_.start_ = self.a.indptr
+        self.lp.a_matrix_.index_ = self.a.indices
+        self.lp.a_matrix_.value_ = self.a.data
+        self.highs = _highs()
+        self.highs.passModel(self.lp)
+        self.counts = np.zeros(len(masks))
+        self.cost = np.zeros(m)
+
+    def solve(self, counts: np.ndarray, prices: np.ndarray, allowance: float, time_limit: float = 60.0,
+              mip_gap: float = 1e-4) -> CountPlan:
+        """Planned group per job and values relative to paying every job as allowance."""
+        counts = np.asarray(counts, dtype=float)
+        plan = np.full(self.n_jobs, -1)
+        marginal = np.zeros(self.n_groups)
+        if len(self.col_job) == 0:
+            return CountPlan(plan, 0.0, 0.0, marginal, "nothing to allocate")
+        cost = (np.asarray(prices, dtype=float)[self.col_group] - allowance) * self.pool.km[self.col_job]
+        cost = np.minimum(cost, 0.0)  # a vehicle dearer than the allowance is never used
+        h = self.highs
+        if not np.array_equal(cost, self.cost):
+            h.changeColsCost(len(cost), np.arange(len(cost), dtype=np.int32), cost)
+            self.cost = cost
+        for g in np.flatnonzero(counts != self.counts):
+            rows = self.rows_of[g]
+            h.changeRowsBounds(len(rows), rows, np.full(len(rows), -highspy.kHighsInf), np.full(len(rows), counts[g]))
+        self.counts = counts
+        h.setOptionValue("time_limit", float(time_limit))
+        h.run()
+        x, status, bound = None, "no solution", float(cost.sum())
+        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            sol = h.getSolution()
+            xs = np.asarray(sol.col_value)
+            bound = float(cost @ xs)
+            np.add.at(marginal, self.row_group, np.asarray(sol.row_dual)[self.n_jobs:])
+            if np.all(np.minimum(xs, 1 - xs) < 1e-6):
+                x, status = xs, "optimal (integral LP)"
+        if x is None:
+            x, status, bound = self._branch_and_bound(cost, counts, time_limit, mip_gap, bound)
+        if x is None:
+            return CountPlan(plan, 0.0, bound, marginal, status)
+        chosen = x > 0.5
+        plan[self.col_job[chosen]] = self.col_group[chosen]
+        value = float(cost[chosen].sum())
+        return CountPlan(plan, value, min(bound, value), marginal, status)
+
+    def _branch_and_bound(self, cost: np.ndarray, counts: np.ndarray, time_limit: float, mip_gap: float,
+                          lp_bound: float) -> tuple[np.ndarray | None, str, float]:
+        lp = self.lp
+        lp.col_cost_ = cost
+        lp.row_upper_ = np.concatenate([np.ones(self.n_jobs), counts[self.row_group]])
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * len(cost)
+        mip = _highs()
+        mip.passModel(lp)
+        mip.setOptionValue("time_limit", float(time_limit))
+        mip.setOptionValue("mip_rel_gap", float(mip_gap))
+        mip.run()
+        lp.integrality_ = []
+        info = mip.getInfo()
+        if info.primal_solution_status != 2:  # no feasible point
+            return None, f"no solution: {mip.modelStatusToString(mip.getModelStatus())}", lp_bound
+        bound = max(lp_bound, float(info.mip_dual_bound))
+        status = "optimal" if mip.getModelStatus() == highspy.HighsModelStatus.kOptimal else "time limit"
+        return np.asarray(mip.getSolution().col_value), status, bound
+
+
+def _highs() -> highspy.Highs:
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    return h
 
 
 class _Schedule:
@@ -612,9 +671,16 @@ def allocate(
         base = float(allowance * pool.km.sum())
         if members:
             types = _types(pool, fleet, members, prices)
-            counts = solve_counts(pool, types, allowance, time_limit, mip_gap)
-            bound, status = counts.bound, counts.status
-            logs = _decode(pool, types, counts.plan, fleet, prices)
+            plan, hard, bound = presolve(pool, types, allowance)
+            status = "optimal (presolved)"
+            if hard.any():
+                sub = _Pool(jobs, pool.idx[hard], settings, pool.slack_s)
+                model = CountModel(sub, [vt.mask[hard] for vt in types])
+                counts = model.solve(np.array([vt.count for vt in types]),
+                                     np.array([vt.price_km for vt in types]), allowance, time_limit, mip_gap)
+                plan[hard] = counts.plan
+                bound, status = bound + counts.bound, counts.status
+            logs = _decode(pool, types, plan, fleet, prices)
         else:
             logs, bound, status = {}, 0.0, "no vehicles"
         cost = base

@@ -1,0 +1,409 @@
+"""Fleet search on the true objective: compositions evaluated by exact allocation, Pareto cost vs CO2e.
+
+Pools (locations joined by pool vehicles) are searched independently. In a pool a *composition*
+is a count per vehicle group (identical vehicles of today's fleet, or a candidate type). For a CO2e
+price ``mu`` the objective is fixed cost + optimal allocation cost (cash + ``mu`` x CO2e) per year.
+A local search keeps, drops, adds and replaces vehicles; every neighbour gets a lower bound from
+the LP duals of the current allocation (the allocation value is convex in the vehicle counts), and
+neighbours are evaluated best bound first until the bound cannot beat the best found (cache and
+bound; no per-km surrogate). Sweeping ``mu`` from 0 upwards traces the cost-CO2e trade-off; the
+municipality's front is the non-dominated Minkowski sum of the pools' fronts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time as clock
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hub.optimise.fleet.allocation import CountModel, Jobs, _Pool, _pools, eligible_mask
+from hub.optimise.fleet.model import Dataset, Roundtrips, Settings, Vehicle
+from hub.optimise.fleet.tco import DAYS_PER_YEAR, allowance_km_rate, vehicle_km_rate
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float, str], None]
+#: CO2e prices (DKK per tonne) swept for the Pareto front, besides the settings' own price.
+DEFAULT_CO2E_PRICES = (0.0, 500.0, 3000.0, 6000.0, 12000.0, 25000.0, 60000.0)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Identical vehicles in one pool: today's (``existing`` ids, first to go first) or a candidate."""
+
+    key: str
+    spec: Vehicle
+    existing: tuple[str, ...] = ()
+
+    @property
+    def candidate(self) -> bool:
+        return not self.existing
+
+
+@dataclass(frozen=True)
+class Point:
+    """One evaluated composition of a pool at CO2e price ``mu``; money per year, CO2e t per year."""
+
+    counts: tuple[int, ...]
+    mu: float
+    fixed_dkk: float
+    variable_dkk: float
+    co2e_t: float
+    unallocated_trips: int
+    unallocated_km: float
+
+    @property
+    def cash_dkk(self) -> float:
+        return self.fixed_dkk + self.variable_dkk
+
+    def objective(self, mu: float | None = None) -> float:
+        return self.cash_dkk + (self.mu if mu is None else mu) * self.co2e_t
+
+
+@dataclass
+class PoolSearchResult:
+    locations: list[int]
+    groups: list[Group]
+    today: tuple[int, ...]
+    points: list[Point]
+    best_by_mu: dict[float, Point]
+    min_vehicles_all_trips: int
+    evaluations: int
+    seconds: float
+    today_point: Point
+
+
+def _key(v: Vehicle) -> tuple:
+    return (int(v.type), v.fuel, v.make, v.model, v.wltp_fossil, v.wltp_el, v.range_km, v.capacity_decrease,
+            v.co2_pr_km, v.omkostning_aar, v.sleep, tuple(sorted(v.homes)))
+
+
+def pool_groups(fleet: Sequence[Vehicle], candidates: Sequence[Vehicle], locations: Sequence[int]) -> list[Group]:
+    """Today's vehicles of a pool grouped by identical spec, then one group per candidate type."""
+    by_key: dict[tuple, list[Vehicle]] = {}
+    for v in fleet:
+        if v.homes & set(locations):
+            by_key.setdefault(_key(v), []).append(v)
+    groups = []
+    for vs in by_key.values():
+        vs.sort(key=lambda v: (v.end_leasing is None, v.end_leasing or 0, v.id))
+        groups.append(Group(f"{vs[0].label} @ {'/'.join(map(str, sorted(vs[0].homes)))}", vs[0],
+                            tuple(v.id for v in vs)))
+    home = min(locations)
+    seen = {_key(g.spec) for g in groups}
+    for c in candidates:
+        spec = c.model_copy(update={"location": home, "extra_locations": (), "test_vehicle": False})
+        if _key(spec) in seen:
+            continue
+        seen.add(_key(spec))
+        groups.append(Group(f"new {spec.label} @ {home}", spec))
+    return groups
+
+
+class PoolEvaluator:
+    """Exact allocation value of compositions of one pool, cached per (counts, mu)."""
+
+    def __init__(self, trips: Roundtrips, groups: list[Group], settings: Settings, period_days: float) -> None:
+        self.groups = groups
+        self.settings = settings
+        self.scale = DAYS_PER_YEAR / period_days
+        jobs = Jobs.of(trips, settings)
+        self.pool = _Pool(jobs, np.arange(len(jobs.start)), settings, settings.slack_min * 60.0)
+        self.trips_per_job = np.array([len(jobs.members[j]) for j in self.pool.idx])
+        self.masks = [eligible_mask(g.spec, self.pool.local, settings) for g in groups]
+        self.rates = [vehicle_km_rate(g.spec, settings) for g in groups]
+        self.allow = allowance_km_rate(settings)
+        self.cash_km = np.array([r.dkk for r in self.rates])
+        self.co2_km = np.array([r.co2e_kg for r in self.rates])
+        self.model = CountModel(self.pool, self.masks)
+        self.cache: dict[tuple[tuple[int, ...], float], tuple[Point, np.ndarray]] = {}
+
+    def fixed(self, counts: Sequence[int]) -> float:
+        return float(sum(n * g.spec.omkostning_aar for n, g in zip(counts, self.groups, strict=True)))
+
+    def evaluate(self, counts: tuple[int, ...], mu: float) -> tuple[Point, np.ndarray]:
+        """The pool's annual figures for ``counts`` and the marginal value per group (DKK/yr, <= 0)."""
+        key = (counts, mu)
+        if key in self.cache:
+            return self.cache[key]
+        prices = np.array([r.priced(mu) for r in self.rates])
+        solved = self.model.solve(np.asarray(counts), prices, self.allow.priced(mu))
+        plan = solved.plan
+        km = self.pool.km
+        on = plan >= 0
+        group_km = np.bincount(plan[on], weights=km[on], minlength=len(self.groups))
+        un_km = float(km[~on].sum())
+        cash = float(group_km @ self.cash_km) + self.allow.dkk * un_km
+        co2 = float(group_km @ self.co2_km) + self.allow.co2e_kg * un_km
+        point = Point(counts, mu, self.fixed(counts), cash * self.scale, co2 * self.scale / 1000.0,
+                      int(self.trips_per_job[~on].sum()), un_km * self.scale)
+        marginal = solved.marginal * self.scale
+        self.cache[key] = (point, marginal)
+        return point, marginal
+
+def _neighbours(counts: tuple[int, ...], groups: list[Group], max_add: int) -> list[tuple[int, ...]]:
+    out = []
+    n = len(counts)
+    for g in range(n):
+        if counts[g] > 0:
+            out.append((*counts[:g], counts[g] - 1, *counts[g + 1:]))
+        if counts[g] < len(groups[g].existing) + max_add:
+            out.append((*counts[:g], counts[g] + 1, *counts[g + 1:]))
+        for h in range(n):
+            if h != g and counts[g] > 0 and counts[h] < len(groups[h].existing) + max_add:
+                c = list(counts)
+                c[g] -= 1
+                c[h] += 1
+                out.append(tuple(c))
+    return out
+
+
+def local_search(ev: PoolEvaluator, start: tuple[int, ...], mu: float, *, max_unallocated: int | None = None,
+                 max_add: int = 3, max_steps: int = 200) -> Point:
+    """Best-improvement descent from ``start``; neighbours in order of their dual lower bound."""
+
+    def feasible(p: Point) -> bool:
+        return max_unallocated is None or p.unallocated_trips <= max_unallocated
+
+    cur, marg = ev.evaluate(start, mu)
+    if not feasible(cur):
+        # fewer unallocated trips first: add the cheapest-to-run vehicles until the cap holds
+        for _ in range(max_steps):
+            options = [ev.evaluate(nb, mu) for nb in _neighbours(cur.counts, ev.groups, max_add)
+                       if sum(nb) > sum(cur.counts)]
+            if not options:
+                break
+            cur, marg = min(options, key=lambda pm: (pm[0].unallocated_trips, pm[0].objective()))
+            if feasible(cur):
+                break
+    for _ in range(max_steps):
+        base = cur.objective() - cur.fixed_dkk
+        scored = []
+        for nb in _neighbours(cur.counts, ev.groups, max_add):
+            delta = np.asarray(nb) - np.asarray(cur.counts)
+            bound = ev.fixed(nb) + base + float(marg @ delta)
+            scored.append((bound, nb))
+        scored.sort()
+        best, best_marg = cur, marg
+        for bound, nb in scored:
+            if bound >= best.objective() - 1e-6:
+                break
+            p, m = ev.evaluate(nb, mu)
+            if feasible(p) and p.objective() < best.objective() - 1e-6:
+                best, best_marg = p, m
+        if best is cur:
+            return cur
+        cur, marg = best, best_marg
+    return cur
+
+
+def _peak(trips: Roundtrips, slack_s: float) -> int:
+    if len(trips) == 0:
+        return 0
+    times = np.concatenate([trips.start, trips.end + slack_s])
+    delta = np.concatenate([np.ones(len(trips)), -np.ones(len(trips))])
+    order = np.lexsort((delta, times))
+    return int(np.cumsum(delta[order]).max())
+
+
+def search_pool(trips: Roundtrips, groups: list[Group], settings: Settings, period_days: float,
+                locations: list[int], mus: Sequence[float], max_unallocated: int | str | None = "today",
+                max_add: int = 3) -> PoolSearchResult:
+    """Sweep CO2e prices through one pool, each search starting where the previous one ended.
+
+    ``max_unallocated``: a cap on unallocated roundtrips, ``"today"`` for as many as today's fleet
+    leaves (the service level stays), or None for pure TCO.
+    """
+    t0 = clock.perf_counter()
+    ev = PoolEvaluator(trips, groups, settings, period_days)
+    today = tuple(len(g.existing) for g in groups)
+    if max_unallocated == "today":
+        max_unallocated = ev.evaluate(today, settings.vaerdisaetning_tons_co2)[0].unallocated_trips
+    best: dict[float, Point] = {}
+    start = today
+    for mu in sorted(mus):
+        p = local_search(ev, start, mu, max_unallocated=max_unallocated, max_add=max_add)
+        best[mu] = p
+        start = p.counts
+    points = [p for p, _ in ev.cache.values()
+              if max_unallocated is None or p.unallocated_trips <= int(max_unallocated)]
+    today_point = ev.evaluate(today, settings.vaerdisaetning_tons_co2)[0]
+    return PoolSearchResult(locations, groups, today, points, best, _peak(trips, settings.slack_min * 60.0),
+                            len(ev.cache), clock.perf_counter() - t0, today_point)
+
+
+# ------------------------------------------------------------------ the whole municipality
+
+
+@dataclass
+class FleetOption:
+    """A whole fleet on the front: per pool composition, annual figures, and changes against today."""
+
+    counts: list[tuple[int, ...]]
+    fixed_dkk: float
+    variable_dkk: float
+    co2e_t: float
+    unallocated_trips: int
+    vehicles: int
+    mu: float | None = None
+    changes: list[str] = field(default_factory=list)
+
+    @property
+    def cash_dkk(self) -> float:
+        return self.fixed_dkk + self.variable_dkk
+
+    def tco(self, co2e_price: float) -> float:
+        return self.cash_dkk + co2e_price * self.co2e_t
+
+    def as_dict(self, co2e_price: float) -> dict[str, object]:
+        return {"vehicles": self.vehicles, "cash_dkk": round(self.cash_dkk), "fixed_dkk": round(self.fixed_dkk),
+                "variable_dkk": round(self.variable_dkk), "co2e_t": round(self.co2e_t, 3),
+                "tco_dkk": round(self.tco(co2e_price)), "unallocated_trips": self.unallocated_trips,
+                "co2e_price_searched": self.mu, "changes": self.changes}
+
+
+@dataclass
+class SearchResult:
+    """What :func:`search_fleet` found: the pools, today's figures, the front and the recommendation."""
+
+    pools: list[PoolSearchResult]
+    today: FleetOption
+    front: list[FleetOption]
+    recommended: FleetOption
+    co2e_price: float
+    min_vehicles_all_trips: int
+    seconds: float
+    evaluations: int
+    vehicles_by_id: dict[str, Vehicle] = field(default_factory=dict)
+
+    def fleet(self, option: FleetOption, candidates_prefix: str = "new") -> list[Vehicle]:
+        """The vehicles of ``option``: today's kept (earliest leasing end dropped first) plus new ones."""
+        out: list[Vehicle] = []
+        for pool, counts in zip(self.pools, option.counts, strict=True):
+            for g, n in zip(pool.groups, counts, strict=True):
+                keep = list(g.existing[len(g.existing) - min(n, len(g.existing)):])
+                out.extend(self.vehicles_by_id.get(vid, g.spec) for vid in keep)
+                for k in range(n - len(keep)):
+                    loc = "-".join(map(str, sorted(g.spec.homes)))
+                    out.append(g.spec.model_copy(update={"id": f"{candidates_prefix}-{loc}-{g.spec.id}-{k + 1}",
+                                                         "plate": ""}))
+        return out
+
+
+def _changes(pools: list[PoolSearchResult], counts: list[tuple[int, ...]]) -> list[str]:
+    lines = []
+    for pool, cs in zip(pools, counts, strict=True):
+        for g, n, n0 in zip(pool.groups, cs, pool.today, strict=True):
+            if n < n0:
+                dropped = g.existing[: n0 - n]
+                lines.append(f"drop {n0 - n} x {g.key} ({', '.join(dropped)})")
+            elif n > n0:
+                lines.append(f"add {n - n0} x {g.key}")
+    return lines
+
+
+def _combine(pool_fronts: list[list[Point]], cap: int = 400) -> list[list[Point]]:
+    """Non-dominated (cash, CO2e) combinations of one point per pool, thinned to ``cap``."""
+    combos: list[tuple[float, float, list[Point]]] = [(0.0, 0.0, [])]
+    for front in pool_fronts:
+        merged = [(c + p.cash_dkk, e + p.co2e_t, [*ps, p]) for c, e, ps in combos for p in front]
+        merged.sort(key=lambda x: (x[0], x[1]))
+        nd, best_e = [], np.inf
+        for item in merged:
+            if item[1] < best_e - 1e-9:
+                nd.append(item)
+                best_e = item[1]
+        if len(nd) > cap:
+            keep = np.unique(np.linspace(0, len(nd) - 1, cap).round().astype(int))
+            nd = [nd[i] for i in keep]
+        combos = nd
+    return [ps for _, _, ps in combos]
+
+
+def _nondominated(pts: list[Point]) -> list[Point]:
+    best: dict[tuple[int, ...], Point] = {}
+    for p in pts:  # one figure per composition: the one of the lowest-cost dispatch seen
+        if p.counts not in best or p.cash_dkk < best[p.counts].cash_dkk:
+            best[p.counts] = p
+    pts = sorted(best.values(), key=lambda p: (p.cash_dkk, p.co2e_t))
+    out, best_e = [], np.inf
+    for p in pts:
+        if p.co2e_t < best_e - 1e-9:
+            out.append(p)
+            best_e = p.co2e_t
+    return out
+
+
+def _option(pools: list[PoolSearchResult], pts: list[Point], mu: float | None) -> FleetOption:
+    counts = [p.counts for p in pts]
+    return FleetOption(counts, sum(p.fixed_dkk for p in pts), sum(p.variable_dkk for p in pts),
+                       sum(p.co2e_t for p in pts), sum(p.unallocated_trips for p in pts),
+                       sum(sum(c) for c in counts), mu, _changes(pools, counts))
+
+
+def _pool_job(args: tuple) -> PoolSearchResult:
+    return search_pool(*args)
+
+
+def search_fleet(
+    data: Dataset,
+    *,
+    candidates: Sequence[Vehicle] | None = None,
+    co2e_prices: Sequence[float] = DEFAULT_CO2E_PRICES,
+    max_unallocated: dict[int, int] | int | str | None = "today",
+    max_add: int = 3,
+    workers: int | None = None,
+    progress: ProgressFn | None = None,
+) -> SearchResult:
+    """Search fleets for ``data``: a Pareto front of annual cash cost vs CO2e, and the fleet that
+    minimises TCO at the settings' CO2e price (``vaerdisaetning_tons_co2``).
+
+    ``max_unallocated`` caps unallocated roundtrips per pool: ``"today"`` (default) keeps today's
+    service level, an int caps every pool, a dict caps pools by their smallest location id, None
+    leaves it to TCO alone. ``workers`` processes search pools in parallel (default: CPU count).
+    """
+    t0 = clock.perf_counter()
+    settings = data.settings
+    fleet = data.fleet
+    cands = list(data.candidates if candidates is None else candidates)
+    price = settings.vaerdisaetning_tons_co2
+    mus = sorted({*co2e_prices, price})
+    period = data.roundtrips.days
+    pools = _pools(fleet, data.roundtrips.location)
+    jobs = []
+    for locs, _members in pools:
+        trips = data.roundtrips.subset(np.isin(data.roundtrips.location, locs))
+        groups = pool_groups(fleet, cands, locs)
+        cap = max_unallocated.get(min(locs)) if isinstance(max_unallocated, dict) else max_unallocated
+        jobs.append((trips, groups, settings, period, locs, mus, cap, max_add))
+    n_workers = workers or os.cpu_count() or 1
+    results: list[PoolSearchResult | None] = [None] * len(jobs)
+    if n_workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=min(n_workers, len(jobs))) as pool_exec:
+            futures = {pool_exec.submit(_pool_job, job): i for i, job in enumerate(jobs)}
+            for done, fut in enumerate(as_completed(futures), start=1):
+                results[futures[fut]] = fut.result()
+                if progress:
+                    progress(done / len(jobs), f"searched pool {jobs[futures[fut]][4]}")
+    else:
+        for i, job in enumerate(jobs):
+            results[i] = _pool_job(job)
+            if progress:
+                progress((i + 1) / len(jobs), f"searched pool {job[4]}")
+    done_pools = [r for r in results if r is not None]
+    today_pts = [r.today_point for r in done_pools]
+    fronts = [_nondominated(r.points) or [r.best_by_mu[price]] for r in done_pools]
+    combos = _combine(fronts)
+    front = [_option(done_pools, pts, None) for pts in combos]
+    recommended = _option(done_pools, [r.best_by_mu[price] for r in done_pools], price)
+    return SearchResult(
+        pools=done_pools, today=_option(done_pools, today_pts, price), front=front, recommended=recommended,
+        co2e_price=price, min_vehicles_all_trips=sum(r.min_vehicles_all_trips for r in done_pools),
+        seconds=clock.perf_counter() - t0, evaluations=sum(r.evaluations for r in done_pools),
+        vehicles_by_id={v.id: v for v in data.vehicles},
+    )
