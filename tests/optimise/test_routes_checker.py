@@ -42,7 +42,7 @@ def test_late_start_is_flagged_with_hard_windows(planned):
     problem, plan = planned
     bad = _copy(plan)
     visits = {v.id: v for v in problem.visits}
-    route, stop = _first_visit(bad, lambda s: visits[s.visit_id].double is None)
+    _, stop = _first_visit(bad, lambda s: visits[s.visit_id].double is None)
     shift = visits[stop.visit_id].window_end + 10 - stop.start
     stop.start += shift
     stop.end += shift
