@@ -7,6 +7,7 @@ its body models with :func:`register_stream`, and one import line below.
 from __future__ import annotations
 
 from protocol.streams import (
+    energy,  # noqa: F401
     falls,  # noqa: F401
     road,  # noqa: F401
     system,  # noqa: F401  (registers its streams)
