@@ -396,3 +396,19 @@ def write_csv(rows: list[dict[str, Any]], path: Path | None = None) -> str:
     if path is not None:
         Path(path).write_text(text, encoding="utf-8")
     return text
+
+
+def write_dataset(data: Dataset, folder: str | Path) -> None:
+    """Write ``data`` as FleetOptimiser-shaped tables (``cars.csv``, ``roundtrips.csv``) plus
+    ``settings.json`` and ``allowed_starts.csv``, readable again by :func:`read_dataset`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_csv([vehicle_row(v) for v in data.vehicles], folder / "cars.csv")
+    trips = data.roundtrips
+    write_csv([{"id": int(trips.id[i]), "start_time": trips.start_iso(i).replace("T", " "),
+                "end_time": trips.end_iso(i).replace("T", " "), "distance": float(trips.distance[i]),
+                "start_location_id": int(trips.location[i]), "car_id": trips.vehicle[i],
+                "driver_name": trips.driver[i]} for i in range(len(trips))], folder / "roundtrips.csv")
+    write_csv([{"id": loc.id, "address": loc.address, "latitude": loc.latitude, "longitude": loc.longitude}
+               for loc in data.locations], folder / "allowed_starts.csv")
+    (folder / "settings.json").write_text(data.settings.model_dump_json(indent=2), encoding="utf-8")
