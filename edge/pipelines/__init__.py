@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field
 
 from edge.pipelines.base import Pipeline, PipelineConfig, PipelineContext
+from edge.pipelines.energy import EnergyConfig
 from edge.pipelines.falls import FallsConfig
 from edge.pipelines.road import RoadConfig
 from edge.pipelines.simulated import SimulatedConfig
@@ -16,11 +17,12 @@ from edge.pipelines.system import SystemConfig
 from edge.pipelines.traffic import TrafficConfig
 
 PipelineSpec = Annotated[
-    SystemConfig | SimulatedConfig | RoadConfig | FallsConfig | TrafficConfig,
+    SystemConfig | SimulatedConfig | RoadConfig | FallsConfig | TrafficConfig | EnergyConfig,
     Field(discriminator="type"),
 ]
 
 _CLASSES: dict[str, str] = {
+    "energy": "edge.pipelines.energy.pipeline:EnergyPipeline",
     "system": "edge.pipelines.system:SystemPipeline",
     "simulated": "edge.pipelines.simulated:SimulatedPipeline",
     "road": "edge.pipelines.road.pipeline:RoadPipeline",

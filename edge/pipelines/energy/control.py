@@ -1,0 +1,288 @@
+"""Building control logic, pure and testable: demand-controlled ventilation, setback with optimal start from a learned
+heating response, occupancy-driven lighting and standby cut, all clamped to safety limits.
+
+The controller sees readings in domain units (``BuildingState``) and returns a ``Decision``; drivers translate the
+decision into points (Modbus registers, MQTT topics or EnergyPlus actuators).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge.pipelines.energy.kpi import SERVICE_ZONE_WORDS
+
+OCCUPIED_PERSONS = 0.5  # a PIR / people count at or above this means "someone is there"
+
+
+class ControlSettings(BaseModel):
+    """Setpoints and limits of the building controller. Temperatures in °C, CO2 in ppm."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    heat_occupied_c: float = Field(
+        21.0, description="heating setpoint while occupied: EN 16798 cat. II low (20) + the 1 K fan-cycling band"
+    )
+    cool_occupied_c: float = Field(25.0, description="cooling setpoint while occupied")
+    heat_setback_c: float = Field(16.0, description="heating setpoint when empty")
+    cool_setback_c: float = Field(28.0, description="cooling setpoint when empty")
+    co2_target_ppm: float = Field(800.0, description="DCV starts adding outdoor air above this")
+    co2_limit_ppm: float = Field(950.0, description="full design outdoor air at this CO2")
+    vent_min_fraction: float = Field(0.15, ge=0, le=1, description="outdoor air floor while ventilating, of design")
+    cycling_band_k: float = Field(0.3, ge=0, description="run the fan continuously when this far below setpoint")
+    vent_off_ppm: float = Field(700.0, description="an air handler in demand mode stops ventilating below this")
+    vent_max_fraction: float = Field(1.5, ge=0, le=2, description="outdoor air ceiling, of design (boost)")
+    purge_minutes: int = Field(30, ge=0, description="ventilate this long before expected occupancy")
+    workday_start_h: float = Field(8.0, description="fallback: first occupancy on a workday, until learned")
+    workday_end_h: float = Field(17.0, description="fallback: last occupancy on a workday, until learned")
+    workdays: list[int] = Field([0, 1, 2, 3, 4], description="weekday numbers (Monday 0) with expected occupancy")
+    max_preheat_h: float = Field(4.0, gt=0, description="never start heating earlier than this before occupancy")
+    preheat_safety: float = Field(1.5, ge=1, description="factor on the predicted warm-up time")
+    standby_switchable_fraction: float = Field(
+        0.5, ge=0, le=1, description="share of plug load on switchable circuits, cut when the building is empty"
+    )
+    lights_unoccupied_fraction: float = Field(0.05, ge=0, le=1, description="lighting left on in empty zones")
+    vacancy_minutes: int = Field(20, ge=0, description="a zone counts as empty this long after its last presence")
+
+
+class SafetyLimits(BaseModel):
+    """Hard limits every setpoint is clamped to, whatever the controller or the hub asks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    heat_min_c: float = 12.0
+    heat_max_c: float = 23.0
+    cool_min_c: float = 22.0
+    cool_max_c: float = 30.0
+    vent_min_fraction: float = 0.0
+    vent_max_fraction: float = 1.5
+    min_deadband_k: float = 1.0
+
+
+@dataclass
+class BuildingState:
+    """Readings of one control step."""
+
+    when: dt.datetime
+    outdoor_c: float
+    zone_temp_c: dict[str, float]
+    zone_co2_ppm: dict[str, float]
+    zone_occupants: dict[str, float]
+
+
+@dataclass
+class Decision:
+    """What to write. ``None`` means "leave it to the building's own automation"."""
+
+    heat_sp_c: dict[str, float | None] = field(default_factory=dict)
+    cool_sp_c: dict[str, float | None] = field(default_factory=dict)
+    vent_fraction: dict[str, float | None] = field(default_factory=dict)  # per air handler, of design outdoor air
+    ahu_mode: dict[str, str] = field(default_factory=dict)  # "run": ventilate; "auto": fan only on heat demand
+    lights_fraction_cap: dict[str, float | None] = field(default_factory=dict)  # per zone
+    standby_cut: bool = False
+    mode: str = "auto"
+
+
+def is_service_zone(zone: str) -> bool:
+    return any(w in zone.lower() for w in SERVICE_ZONE_WORDS)
+
+
+def clamp(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
+
+
+def dcv_fraction(co2_ppm: float, occupied: bool, s: ControlSettings) -> float:
+    """Outdoor-air fraction of design for one zone: floor while occupied, proportional between target and limit,
+    boost above the limit; zero when empty and CO2 is low."""
+    if not occupied and co2_ppm < s.co2_target_ppm:
+        return 0.0
+    span = max(s.co2_limit_ppm - s.co2_target_ppm, 1.0)
+    demand = (co2_ppm - s.co2_target_ppm) / span
+    if demand > 1.0:
+        demand = 1.0 + (demand - 1.0) * 4.0
+    return clamp(demand, s.vent_min_fraction if occupied else 0.0, s.vent_max_fraction)
+
+
+def apply_limits(decision: Decision, limits: SafetyLimits) -> Decision:
+    """Clamp every setpoint and keep a heating/cooling dead band, so nothing unsafe reaches a driver."""
+    for zone, heat in decision.heat_sp_c.items():
+        if heat is not None:
+            decision.heat_sp_c[zone] = clamp(heat, limits.heat_min_c, limits.heat_max_c)
+    for zone, cool in decision.cool_sp_c.items():
+        if cool is None:
+            continue
+        cool = clamp(cool, limits.cool_min_c, limits.cool_max_c)
+        heat = decision.heat_sp_c.get(zone)
+        if heat is not None and cool - heat < limits.min_deadband_k:
+            cool = heat + limits.min_deadband_k
+        decision.cool_sp_c[zone] = cool
+    for ahu, frac in decision.vent_fraction.items():
+        if frac is not None:
+            decision.vent_fraction[ahu] = clamp(frac, limits.vent_min_fraction, limits.vent_max_fraction)
+    return decision
+
+
+class HeatingResponse:
+    """The building's learned warm-up rate (K/h) as a linear function of outdoor temperature, fitted by recursive
+    least squares on observed morning recoveries. Starts from a conservative prior."""
+
+    def __init__(self, rate_at_0c: float = 1.0, slope_per_k: float = 0.04, forgetting: float = 0.98) -> None:
+        self.theta = [rate_at_0c, slope_per_k]
+        self.p = [[10.0, 0.0], [0.0, 0.01]]
+        self.lam = forgetting
+        self.samples = 0
+
+    def rate_k_per_h(self, outdoor_c: float) -> float:
+        return max(0.3, self.theta[0] + self.theta[1] * outdoor_c)
+
+    def update(self, outdoor_c: float, observed_rate: float) -> None:
+        x = [1.0, outdoor_c]
+        px = [self.p[0][0] * x[0] + self.p[0][1] * x[1], self.p[1][0] * x[0] + self.p[1][1] * x[1]]
+        denom = self.lam + x[0] * px[0] + x[1] * px[1]
+        k = [px[0] / denom, px[1] / denom]
+        err = observed_rate - (self.theta[0] + self.theta[1] * outdoor_c)
+        self.theta = [self.theta[0] + k[0] * err, self.theta[1] + k[1] * err]
+        self.p = [[(self.p[i][j] - k[i] * px[j]) / self.lam for j in range(2)] for i in range(2)]
+        self.samples += 1
+
+    def preheat_hours(self, zone_c: float, target_c: float, outdoor_c: float, forecast_c: float | None = None) -> float:
+        """Hours needed to bring the zone from ``zone_c`` to ``target_c``; uses the forecast mean if given."""
+        deficit = target_c - zone_c
+        if deficit <= 0:
+            return 0.0
+        ambient = outdoor_c if forecast_c is None else 0.5 * (outdoor_c + forecast_c)
+        return deficit / self.rate_k_per_h(ambient)
+
+
+class OccupancyModel:
+    """Expected occupancy: a workday window learned from presence (earliest arrival, latest departure per weekday
+    type, smoothed), a fallback until learned, and "the last expected workday was empty" as a holiday signal."""
+
+    def __init__(self, s: ControlSettings) -> None:
+        self.s = s
+        self.start_h = s.workday_start_h
+        self.end_h = s.workday_end_h
+        self._day: dt.date | None = None
+        self._first: float | None = None
+        self._last: float | None = None
+        self.last_workday_occupied = True
+
+    def observe(self, when: dt.datetime, occupied: bool) -> None:
+        day = when.date()
+        if day != self._day:
+            self._close_day()
+            self._day, self._first, self._last = day, None, None
+        if occupied:
+            hour = when.hour + when.minute / 60
+            self._first = hour if self._first is None else self._first
+            self._last = hour
+
+    def _close_day(self) -> None:
+        if self._day is None or self._day.weekday() not in self.s.workdays:
+            return
+        self.last_workday_occupied = self._first is not None
+        if self._first is not None and self._last is not None:
+            # arrivals earlier than expected are adopted at once (comfort first); later ones slowly (energy)
+            self.start_h = self._first if self._first < self.start_h else 0.8 * self.start_h + 0.2 * self._first
+            self.end_h = self._last if self._last > self.end_h else 0.8 * self.end_h + 0.2 * self._last
+
+    def expected(self, when: dt.datetime) -> bool:
+        if when.weekday() not in self.s.workdays or not self.last_workday_occupied:
+            return False
+        hour = when.hour + when.minute / 60
+        return self.start_h <= hour < self.end_h
+
+    def hours_to_next_start(self, when: dt.datetime) -> float:
+        """Hours until the next expected arrival (inf when none expected within a day)."""
+        hour = when.hour + when.minute / 60
+        if when.weekday() in self.s.workdays and self.last_workday_occupied and hour < self.start_h:
+            return self.start_h - hour
+        return math.inf
+
+
+class BuildingController:
+    """Rule-based supervisory controller with learned occupancy and warm-up response.
+
+    Example::
+
+        ctl = BuildingController(ControlSettings(), SafetyLimits(), {"AHU1": ["Class1"]})
+        decision = ctl.decide(state)
+    """
+
+    def __init__(self, settings: ControlSettings, limits: SafetyLimits, ahu_zones: dict[str, list[str]]) -> None:
+        self.s = settings
+        self.limits = limits
+        self.ahu_zones = ahu_zones
+        self.occupancy = OccupancyModel(settings)
+        self.response = HeatingResponse()
+        self._last_seen: dict[str, dt.datetime] = {}
+        self._ventilating: dict[str, bool] = {}
+        self._recovery: tuple[dt.datetime, float, float] | None = None  # start, mean temp, outdoor
+
+    def zone_occupied(self, zone: str, state: BuildingState) -> bool:
+        if state.zone_occupants.get(zone, 0.0) >= OCCUPIED_PERSONS:
+            self._last_seen[zone] = state.when
+            return True
+        seen = self._last_seen.get(zone)
+        return seen is not None and state.when - seen < dt.timedelta(minutes=self.s.vacancy_minutes)
+
+    def decide(self, state: BuildingState) -> Decision:
+        rooms = [z for z in state.zone_temp_c if not is_service_zone(z)]
+        occupied = {z: self.zone_occupied(z, state) for z in state.zone_temp_c}
+        anyone = any(occupied.values())
+        self.occupancy.observe(state.when, anyone)
+        expected = self.occupancy.expected(state.when)
+        to_start = self.occupancy.hours_to_next_start(state.when)
+        coldest = min((state.zone_temp_c[z] for z in rooms), default=self.s.heat_occupied_c)
+        need_h = min(
+            self.response.preheat_hours(coldest, self.s.heat_occupied_c, state.outdoor_c), self.s.max_preheat_h
+        )
+        preheat = to_start <= need_h * self.s.preheat_safety + 0.25
+        self._learn_recovery(state, rooms, preheat or expected or anyone)
+        d = Decision()
+        for zone in state.zone_temp_c:
+            if is_service_zone(zone):
+                d.heat_sp_c[zone] = None
+                d.cool_sp_c[zone] = None
+                continue
+            comfort = occupied[zone] or preheat or (expected and self.occupancy.last_workday_occupied)
+            d.heat_sp_c[zone] = self.s.heat_occupied_c if comfort else self.s.heat_setback_c
+            d.cool_sp_c[zone] = self.s.cool_occupied_c if comfort else self.s.cool_setback_c
+            d.lights_fraction_cap[zone] = None if occupied[zone] else self.s.lights_unoccupied_fraction
+        purge = to_start * 60 <= self.s.purge_minutes
+        for ahu, zones in self.ahu_zones.items():
+            co2 = max((state.zone_co2_ppm.get(z, 400.0) for z in zones), default=400.0)
+            running = self._ventilating.get(ahu, False)
+            running = co2 >= self.s.co2_target_ppm or (running and co2 > self.s.vent_off_ppm) or purge
+            self._ventilating[ahu] = running
+            # in comfort mode a unit that is short of its setpoint heats continuously instead of thermostat cycling
+            cold = any(
+                d.heat_sp_c.get(z) == self.s.heat_occupied_c
+                and state.zone_temp_c.get(z, 99.0) < self.s.heat_occupied_c - self.s.cycling_band_k
+                for z in zones
+            )
+            running = running or cold
+            fracs = [dcv_fraction(state.zone_co2_ppm.get(z, 400.0), occupied.get(z, False), self.s) for z in zones]
+            frac = max([*fracs, self.s.vent_min_fraction if running else 0.0])
+            d.vent_fraction[ahu] = frac
+            d.ahu_mode[ahu] = "run" if running else "auto"
+        d.standby_cut = not anyone and not expected and not preheat
+        d.mode = "occupied" if anyone else ("preheat" if preheat else ("expected" if expected else "setback"))
+        return apply_limits(d, self.limits)
+
+    def _learn_recovery(self, state: BuildingState, rooms: list[str], heating_up: bool) -> None:
+        """Measure each morning's warm-up rate and feed it to the response model."""
+        if not rooms:
+            return
+        mean_t = sum(state.zone_temp_c[z] for z in rooms) / len(rooms)
+        if heating_up and self._recovery is None and mean_t < self.s.heat_occupied_c - 1.0:
+            self._recovery = (state.when, mean_t, state.outdoor_c)
+        elif self._recovery is not None and (mean_t >= self.s.heat_occupied_c - 0.2 or not heating_up):
+            start, t0, out0 = self._recovery
+            hours = (state.when - start).total_seconds() / 3600
+            if heating_up and hours > 0.2:
+                self.response.update(0.5 * (out0 + state.outdoor_c), (mean_t - t0) / hours)
+            self._recovery = None
