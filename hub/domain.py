@@ -60,6 +60,7 @@ class DomainService(ABC):
 SERVICES: list[str] = [
     "hub.services.falls:FallAlertService",
     "hub.services.road:RoadService",
+    "hub.rollout:RolloutService",
 ]
 
 
