@@ -58,6 +58,7 @@ class DomainService(ABC):
 
 # "module:Class" of every domain service; imported when the hub starts.
 SERVICES: list[str] = [
+    "hub.services.energy:EnergyService",
     "hub.services.falls:FallAlertService",
     "hub.services.road:RoadService",
     "hub.rollout:RolloutService",
