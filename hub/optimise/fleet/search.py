@@ -281,6 +281,14 @@ class SearchResult:
     evaluations: int
     vehicles_by_id: dict[str, Vehicle] = field(default_factory=dict)
 
+    def best(self, co2e_price: float | None = None, max_co2e_t: float | None = None) -> FleetOption:
+        """The front's fleet with least TCO at ``co2e_price``, optionally with at most ``max_co2e_t``."""
+        price = self.co2e_price if co2e_price is None else co2e_price
+        options = [o for o in [*self.front, self.recommended] if max_co2e_t is None or o.co2e_t <= max_co2e_t + 1e-9]
+        if not options:
+            raise ValueError(f"no fleet found emits at most {max_co2e_t} t CO2e per year")
+        return min(options, key=lambda o: o.tco(price))
+
     def fleet(self, option: FleetOption, candidates_prefix: str = "new") -> list[Vehicle]:
         """The vehicles of ``option``: today's kept (earliest leasing end dropped first) plus new ones."""
         out: list[Vehicle] = []

@@ -1,0 +1,127 @@
+"""Fleet bench: our exact search vs the FleetOptimiser-method baseline on the shared fleets and
+synthetic municipalities. Prints a markdown table; asserts nothing.
+
+    .venv/bin/python bench/fleet_bench.py                        # every case
+    .venv/bin/python bench/fleet_bench.py --cases seed_default m60_l6_d90 --json /tmp/fleet.json
+
+For each case: today's fleet (exact allocation), the baseline's best fleet (greedy first-fit
+simulation + GA on a per-km surrogate, per location, at the settings' CO2e price), that fleet
+allocated exactly by us, and our recommended fleet at the same CO2e price with no more unallocated
+roundtrips than the baseline's in any location. Times are wall clock on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.fleet_baseline import run_baseline
+from hub.optimise.fleet import synthetic
+from hub.optimise.fleet.allocation import allocate
+from hub.optimise.fleet.io import read_dataset
+from hub.optimise.fleet.model import Dataset
+from hub.optimise.fleet.search import search_fleet
+from models.registry import data_dir
+
+SHARED = ("seed_default", "m60_l6_d90", "L300_l24_d180")
+SYNTHETIC = {"synthetic-300": synthetic.MunicipalitySpec(), "holbaek-like": synthetic.HOLBAEK_LIKE,
+             "aarhus-like": synthetic.AARHUS_LIKE}
+
+
+def load(case: str) -> Dataset:
+    if case in SYNTHETIC:
+        return synthetic.generate(SYNTHETIC[case])
+    return read_dataset(data_dir() / "fleet" / case)
+
+
+def run_case(case: str, workers: int | None) -> dict[str, object]:
+    t = time.perf_counter()
+    data = load(case)
+    load_s = time.perf_counter() - t
+    price = data.settings.vaerdisaetning_tons_co2
+    today = allocate(data.roundtrips, data.fleet, data.settings)
+
+    base = run_baseline(data, price)
+    base_tot = base.totals(price)
+    base_exact = allocate(data.roundtrips, base.fleet(), data.settings)
+
+    caps = {locs[0]: r.unallocated_trips for locs, r in zip(base.locations, base.best, strict=True)}
+    t = time.perf_counter()
+    ours = search_fleet(data, max_unallocated=caps, workers=workers)
+    search_s = time.perf_counter() - t
+    t = time.perf_counter()
+    choice = ours.best(price, max_co2e_t=base_tot["co2e_t"])
+    ours_alloc = allocate(data.roundtrips, ours.fleet(choice), data.settings)
+    alloc_s = time.perf_counter() - t
+    ours_cost = ours_alloc.tco()
+
+    t = time.perf_counter()
+    keep = search_fleet(data, max_unallocated="today", workers=workers)
+    keep_s = time.perf_counter() - t
+    keep_alloc = allocate(data.roundtrips, keep.fleet(keep.recommended), data.settings)
+    today_cost, keep_cost = today.tco(), keep_alloc.tco()
+    return {
+        "case": case, "vehicles_today": len(data.fleet), "roundtrips": len(data.roundtrips),
+        "days": data.roundtrips.days, "load_s": round(load_s, 1),
+        "today": {"vehicles": len(data.fleet), "tco_dkk": today_cost.tco_dkk, "cash_dkk": today_cost.cash_dkk,
+                  "co2e_t": today_cost.co2e_t, "unallocated_trips": len(today.unallocated),
+                  "alloc_gap": today.gap, "alloc_s": today.seconds},
+        "baseline": base_tot | {"seconds": base.seconds},
+        "baseline_fleet_exact": {"tco_dkk": base_exact.tco().tco_dkk, "co2e_t": base_exact.tco().co2e_t,
+                                 "unallocated_trips": len(base_exact.unallocated)},
+        "ours": {"vehicles": len(ours_alloc.fleet), "tco_dkk": ours_cost.tco_dkk, "cash_dkk": ours_cost.cash_dkk,
+                 "co2e_t": ours_cost.co2e_t, "unallocated_trips": len(ours_alloc.unallocated),
+                 "search_s": search_s, "final_alloc_s": alloc_s, "evaluations": ours.evaluations,
+                 "front": len(ours.front), "gap": ours_alloc.gap, "bound_dkk": ours_alloc.bound_dkk,
+                 "alloc_cost_dkk": ours_alloc.cost_dkk},
+        "ours_keep_service": {"vehicles": len(keep_alloc.fleet), "tco_dkk": keep_cost.tco_dkk,
+                              "cash_dkk": keep_cost.cash_dkk, "co2e_t": keep_cost.co2e_t,
+                              "unallocated_trips": len(keep_alloc.unallocated), "search_s": keep_s,
+                              "front": len(keep.front), "gap": keep_alloc.gap},
+    }
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| case | today TCO MDKK | baseline TCO (sim) | baseline fleet, exact alloc | ours TCO | ours vs baseline "
+            "| CO2e t/yr base / ours | unalloc base / ours | ours search s | baseline s | gap |")
+    lines = [head, "|" + "---|" * 11]
+    for r in rows:
+        b, o, bx = r["baseline"], r["ours"], r["baseline_fleet_exact"]
+        lines.append(
+            f"| {r['case']} | {r['today']['tco_dkk'] / 1e6:.3f} | {b['tco_dkk'] / 1e6:.3f} | {bx['tco_dkk'] / 1e6:.3f} "
+            f"| {o['tco_dkk'] / 1e6:.3f} | {100 * (o['tco_dkk'] / b['tco_dkk'] - 1):+.1f} % "
+            f"| {b['co2e_t']:.1f} / {o['co2e_t']:.1f} | {b['unallocated_trips']} / {o['unallocated_trips']} "
+            f"| {o['search_s']:.1f} | {b['seconds']:.1f} | {100 * o['gap']:.3f} % |")
+    lines += ["", "| case | vehicles today -> ours (service kept) | saved DKK/yr | saved t CO2e/yr "
+              "| unalloc today / ours | front | search s |", "|" + "---|" * 7]
+    for r in rows:
+        t, k = r["today"], r["ours_keep_service"]
+        lines.append(f"| {r['case']} | {t['vehicles']} -> {k['vehicles']} | {t['tco_dkk'] - k['tco_dkk']:,.0f} "
+                     f"| {t['co2e_t'] - k['co2e_t']:.1f} | {t['unallocated_trips']} / {k['unallocated_trips']} "
+                     f"| {k['front']} | {k['search_s']:.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cases", nargs="+", default=[*SHARED, *SYNTHETIC])
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--json", type=Path)
+    args = p.parse_args()
+    rows = []
+    for case in args.cases:
+        row = run_case(case, args.workers)
+        rows.append(row)
+        print(json.dumps(row, default=float), flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=2, default=float))
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
