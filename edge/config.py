@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edge.pipelines import PipelineSpec
@@ -114,13 +113,14 @@ def parse_config(raw: dict[str, Any], source: str = "<config>") -> DeviceConfig:
 
 
 def load_config(path: Path | str) -> DeviceConfig:
+    """Load a device file merged over the site file(s) it extends (see :mod:`edge.config_layers`)."""
+    from edge.config_layers import LayerError, resolve
+
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping")
+        raw = resolve(path).data
+    except LayerError as exc:
+        raise ConfigError(str(exc)) from None
     return parse_config(raw, str(path))
 
 
