@@ -18,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("config", type=Path, help="device YAML, e.g. firmware_config/devices/lamp-017.yaml")
     check = sub.add_parser("validate", help="validate device YAML files and print errors with key paths")
     check.add_argument("configs", type=Path, nargs="+")
+    render = sub.add_parser("render", help="print a device's effective config (site defaults + device overrides)")
+    render.add_argument("config", type=Path, help="device YAML")
+    render.add_argument("--explain", action="store_true", help="print every value with its origin (file:line)")
     schema = sub.add_parser("schema", help="export the JSON Schema of the device config")
     schema.add_argument("--out", type=Path, default=None, help="default: firmware_config/schema/device.schema.json")
     args = parser.parse_args(argv)
@@ -27,6 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "schema":
         path = export_schema(args.out) if args.out else export_schema()
         print(f"wrote {path}")
+        return 0
+    if args.command == "render":
+        from edge.config_layers import LayerError, render
+
+        try:
+            print(render(args.config, with_origins=args.explain))
+        except (ConfigError, LayerError) as exc:
+            print(exc, file=sys.stderr)
+            return 2
         return 0
     if args.command == "validate":
         bad = 0

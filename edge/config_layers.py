@@ -171,3 +171,31 @@ def format_explanation(rows: list[tuple[str, Any, str]]) -> str:
 
 def json_scalar(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
+
+
+def _as_written(effective: Any, raw: Any) -> Any:
+    """The effective value with every ``${NAME}`` string put back as written."""
+    if isinstance(raw, str) and "${" in raw:
+        return raw
+    if isinstance(effective, dict):
+        return {k: _as_written(v, raw.get(k) if isinstance(raw, dict) else None) for k, v in effective.items()}
+    if isinstance(effective, list):
+        items = raw if isinstance(raw, list) else []
+        return [_as_written(v, items[i] if i < len(items) else None) for i, v in enumerate(effective)]
+    return effective
+
+
+def render(path: Path | str, with_origins: bool = False) -> str:
+    """The effective, validated config of one device as YAML, or as ``key  value  origin`` lines.
+
+    Raises ``edge.config.ConfigError`` (invalid values) or :class:`LayerError` (unreadable layers).
+    """
+    from edge.config import parse_config
+
+    layered = resolve(path)
+    effective = parse_config(layered.data, str(path)).model_dump(mode="json")
+    if not with_origins:
+        return yaml.safe_dump(_as_written(effective, layered.data), sort_keys=False)
+    layers = "\n".join(f"#   {i}. {f}" for i, f in enumerate(layered.files, 1))
+    table = format_explanation(explain(layered, effective))
+    return f"# layers, most general first:\n{layers}\n{table}"
