@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from py_vapid import Vapid
+from pywebpush import WebPushException, webpush  # imported with the hub: ~1 s, never on an alert's path
 
 log = logging.getLogger(__name__)
 
@@ -67,24 +70,18 @@ class PushSender:
     """Encrypts (RFC 8291 aes128gcm) and posts one notification per subscription, signed with VAPID."""
 
     def __init__(self, key: ec.EllipticCurvePrivateKey, subject: str, ttl_s: int = 300, timeout_s: float = 10.0):
-        from py_vapid import Vapid
-
         self._vapid = Vapid(private_key=key)
         self.subject = subject
         self.ttl_s = ttl_s
         self.timeout_s = timeout_s
         self._local = threading.local()
 
-    def _session(self) -> Any:
-        import requests
-
+    def _session(self) -> requests.Session:
         if not hasattr(self._local, "session"):
             self._local.session = requests.Session()  # keep-alive to the push service, per worker thread
         return self._local.session
 
     def send(self, subscription: dict[str, Any], payload: dict[str, Any], urgency: str = "high") -> PushResult:
-        from pywebpush import WebPushException, webpush
-
         started = time.perf_counter()
         try:
             response = webpush(

@@ -255,17 +255,14 @@ class AlertStore:
             self._run("DELETE FROM subscriptions WHERE endpoint=? AND staff_id=?", (endpoint, staff_id))
 
     def add_notification(
-        self, alert_id: str, round_no: int, audience: str, staff_id: int, endpoint: str, now: float
-    ) -> int:
-        cur = self._run(
+        self, alert_id: str, round_no: int, audience: str, staff_id: int, endpoint: str, sent_at: float, status: str
+    ) -> None:
+        """Record one push after the push service answered (off the alert's critical path)."""
+        self._run(
             "INSERT INTO notifications (alert_id, round, audience, staff_id, endpoint, sent_at, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'queued')",
-            (alert_id, round_no, audience, staff_id, endpoint, now),
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (alert_id, round_no, audience, staff_id, endpoint, sent_at, status),
         )
-        return int(cur.lastrowid or 0)
-
-    def set_notification_status(self, notification_id: int, status: str) -> None:
-        self._run("UPDATE notifications SET status=? WHERE id=?", (status, notification_id))
 
     def notifications(self, alert_id: str) -> list[dict[str, Any]]:
         rows = self._all("SELECT * FROM notifications WHERE alert_id=? ORDER BY id", (alert_id,))

@@ -17,7 +17,7 @@ from hub.alerts.api import build_router
 from hub.alerts.centre import AlertCentre, Effect, recipients
 from hub.alerts.live import LiveFeed
 from hub.alerts.model import Alert, FallsSettings
-from hub.alerts.push import PushResult, PushSender, load_or_create_vapid_key, public_key_b64
+from hub.alerts.push import PushSender, load_or_create_vapid_key, public_key_b64
 from hub.alerts.store import AlertStore, Staff, Subscription
 from hub.domain import DomainService, HubContext
 from hub.store.base import Point, StoreError
@@ -172,27 +172,27 @@ class FallAlertService(DomainService):
             log.warning("could not write the alert outcome", extra={"alert": alert.id, "error": str(exc)[:200]})
 
     def _notify(self, effect: Effect) -> None:
-        alert, now = effect.alert, self.clock()
+        """Queue one push per subscription of each recipient. Nothing is written here: a disk sync
+        between the alert and the phone would cost tens of milliseconds on a busy hub."""
+        alert, round_no = effect.alert, effect.round or 0
         targets = recipients(self.store.staff_of_home(alert.care_home), alert, effect.audience)
-        sent = 0
+        queued = 0
         for staff in targets:
-            payload = push_payload(alert, effect.round or 0, staff.language)
+            payload = push_payload(alert, round_no, staff.language)
             for sub in self.store.subscriptions_of(staff.id):
-                nid = self.store.add_notification(
-                    alert.id, effect.round or 0, effect.audience, staff.id, sub.endpoint, now
-                )
-                self._pushers.submit(self._push, nid, sub, payload)
-                sent += 1
+                self._pushers.submit(self._push, alert.id, round_no, effect.audience, sub, payload)
+                queued += 1
         log.info(
             "alert notification round",
-            extra={"alert": alert.id, "round": effect.round, "audience": effect.audience, "pushes": sent},
+            extra={"alert": alert.id, "round": round_no, "audience": effect.audience, "pushes": queued},
         )
 
-    def _push(self, notification_id: int, sub: Subscription, payload: dict[str, Any]) -> PushResult:
+    def _push(self, alert_id: str, round_no: int, audience: str, sub: Subscription, payload: dict[str, Any]) -> None:
+        sent_at = self.clock()
         result = self.sender.send(sub.info(), payload)
-        self.store.set_notification_status(notification_id, f"{result.outcome} {result.status or ''}".strip())
+        status = f"{result.outcome} {result.status or ''}".strip()
+        self.store.add_notification(alert_id, round_no, audience, sub.staff_id, sub.endpoint, sent_at, status)
         if result.outcome == "gone":
             self.store.drop_subscription(sub.endpoint)
         elif result.outcome == "failed":
             log.warning("web push failed", extra={"endpoint": sub.endpoint[:60], "detail": result.detail})
-        return result
