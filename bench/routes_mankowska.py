@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
-    names = sorted(p.stem for p in folder().glob("InstanzCPLEX_HCSRP_*.json"))
+    names = sorted(p.stem for p in folder().glob("Instanz*_HCSRP_*.json"))
     sizes = {int(s) for s in args.sizes.split(",")}
     names = [n for n in names if int(re.findall(r"_(\d+)_\d+$", n)[0]) in sizes]
     if args.instances:

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 SCALE = 60
 MANDATORY_FACTOR = 1000
+MAX_PENALTY = 10**11
 ProgressFn = Callable[[float, str], None]
 
 
@@ -45,10 +46,7 @@ def solve_ortools(ctx: Compiled, budget_s: float, seed: int, progress: ProgressF
     for mode, mat in ctx.minutes.items():
         secs = np.round(mat[np.ix_(node_place, node_place)] * SCALE).astype(np.int64)
         secs += np.array(service, dtype=np.int64)[:, None]
-        table = secs.tolist()
-        time_cb[mode] = routing.RegisterTransitCallback(
-            lambda i, j, table=table: table[manager.IndexToNode(i)][manager.IndexToNode(j)]
-        )
+        time_cb[mode] = routing.RegisterTransitMatrix(secs.tolist())  # C++-side: no Python per arc
     pref_on = w.continuity > 0 and any(v.preferred_carers for v in ctx.visits)
     cost_cb: dict[tuple, int] = {}
     for v_idx, carer in enumerate(ctx.carers):
@@ -62,10 +60,7 @@ def solve_ortools(ctx: Compiled, budget_s: float, seed: int, progress: ProgressF
                     pref = ctx.visits[t.visit].preferred_carers
                     if pref and carer.id not in pref:
                         cost[:, ti] += round(SCALE * w.continuity)
-            table = cost.tolist()
-            cost_cb[key] = routing.RegisterTransitCallback(
-                lambda i, j, table=table: table[manager.IndexToNode(i)][manager.IndexToNode(j)]
-            )
+            cost_cb[key] = routing.RegisterTransitMatrix(cost.tolist())
         routing.SetArcCostEvaluatorOfVehicle(cost_cb[key], v_idx)
 
     horizon = round(SCALE * max([c.shift_end for c in ctx.carers] + [t.late for t in ctx.tasks])) + 10**6
@@ -84,11 +79,15 @@ def solve_ortools(ctx: Compiled, budget_s: float, seed: int, progress: ProgressF
         allowed = [v for v in range(n_veh) if ctx.can_do(v, ti)]
         if len(allowed) < n_veh:
             routing.VehicleVar(idx).RemoveValues([v for v in range(n_veh) if v not in set(allowed)])
-        v = ctx.visits[t.visit]
+    for vi, tasks in enumerate(ctx.visit_tasks):
+        v = ctx.visits[vi]
         # mandatory visits also get a (huge) drop penalty: with synchronisation the first-solution
-        # heuristics often find nothing otherwise; the checker flags a dropped mandatory visit
+        # heuristics often find nothing otherwise; the checker flags a dropped mandatory visit.
+        # The parts of a double visit share one disjunction, so each part placed lowers the
+        # penalty and local search can insert a pair one part at a time.
         penalty = SCALE * w.unassigned * v.priority * (MANDATORY_FACTOR if v.mandatory else 1)
-        routing.AddDisjunction([idx], round(penalty / len(ctx.visit_tasks[t.visit])))
+        penalty = min(MAX_PENALTY, round(penalty / len(tasks)))
+        routing.AddDisjunction([manager.NodeToIndex(t) for t in tasks], penalty, len(tasks))
     # indexed by routing index, not node: start/end depots get extra indices
     visit_transit = [service[manager.IndexToNode(i)] for i in range(manager.GetNumberOfIndices())]
     for v_idx, c in enumerate(ctx.carers):
@@ -111,7 +110,7 @@ def solve_ortools(ctx: Compiled, budget_s: float, seed: int, progress: ProgressF
         routing.AddVariableMinimizedByFinalizer(tdim.CumulVar(routing.End(v_idx)))
     if any(c.capacity is not None for c in ctx.carers):
         demand = [t.demand for t in ctx.tasks] + [0] * len(depot_places)
-        dem_cb = routing.RegisterUnaryTransitCallback(lambda i: demand[manager.IndexToNode(i)])
+        dem_cb = routing.RegisterUnaryTransitVector(demand)
         caps = [c.capacity if c.capacity is not None else 10**9 for c in ctx.carers]
         routing.AddDimensionWithVehicleCapacity(dem_cb, 0, caps, True, "load")
     _synchronise(ctx, routing, manager, tdim, solver)
@@ -149,6 +148,9 @@ def solve_ortools(ctx: Compiled, budget_s: float, seed: int, progress: ProgressF
             items.append(node)
             task_start[node] = sol.Value(tdim.CumulVar(idx)) / SCALE
             idx = sol.Value(routing.NextVar(idx))
+        routes[v_idx] = items
+    _drop_half_pairs(ctx, routes)
+    for v_idx, items in enumerate(routes):
         if items and ctx.carers[v_idx].breaks:
             items = _place_breaks_by_time(ctx, v_idx, items, task_start)
         routes[v_idx] = items
@@ -159,7 +161,7 @@ def _initial_routes(ctx: Compiled, routing, manager, params):
     """Start from the scheduler's insertion plan (double visits pinned): OR-Tools' operators move
     one node at a time and cannot insert a synchronised pair into an empty plan by themselves."""
     from hub.optimise.routes.instance import compile_problem
-    from hub.optimise.routes.schedule import RouteState
+    from hub.optimise.routes.schedule import RouteState, partner_tasks
 
     pinned = compile_problem(ctx.problem, pin_doubles=True)
     state = RouteState(pinned, [[] for _ in ctx.carers], ctx.problem.weights.lateness is not None)
@@ -168,21 +170,36 @@ def _initial_routes(ctx: Compiled, routing, manager, params):
     )
     for v in order:
         state.try_insert(v)
-    routes = [[manager.NodeToIndex(t) for t in items if t >= 0] for items in state.routes]
     routing.CloseModelWithParameters(params)
-    initial = routing.ReadAssignmentFromRoutes(routes, True)
-    if initial is None:
-        log.info("OR-Tools rejected the insertion start; using its own first solution")
-    return initial
+    for keep_doubles in (True, False):
+        routes = [
+            [manager.NodeToIndex(t) for t in items if t >= 0 and (keep_doubles or len(partner_tasks(pinned, t)) == 1)]
+            for items in state.routes
+        ]
+        initial = routing.ReadAssignmentFromRoutes(routes, True)
+        if initial is not None:
+            return initial
+        # waits of synchronised pairs on different routes can deadlock; start without the pairs
+        log.info("OR-Tools rejected the insertion start (double visits kept: %s)", keep_doubles)
+    return None
+
+
+def _drop_half_pairs(ctx: Compiled, routes: list[list[int]]) -> None:
+    """A double visit with only one part placed is not a visit: unassign it."""
+    placed = {t for items in routes for t in items}
+    half = {t for tasks in ctx.visit_tasks if len(tasks) > 1 for t in tasks if not all(x in placed for x in tasks)}
+    if half:
+        log.warning("dropping %d half-planned double-visit parts", len(half & placed))
+        for k, items in enumerate(routes):
+            routes[k] = [t for t in items if t not in half]
 
 
 def _synchronise(ctx: Compiled, routing, manager, tdim, solver) -> None:
-    """Double visits: both parts planned or neither, different carers, starts synchronised."""
+    """Double visits: different carers, starts synchronised (half-planned pairs are dropped later)."""
     for v, tasks in enumerate(ctx.visit_tasks):
         if len(tasks) < 2:
             continue
         a, b = (manager.NodeToIndex(t) for t in tasks)
-        solver.Add(routing.ActiveVar(a) == routing.ActiveVar(b))
         differ = routing.VehicleVar(a) != routing.VehicleVar(b)
         solver.Add(solver.Max(differ, 1 - routing.ActiveVar(a)) == 1)
         d = ctx.visits[v].double

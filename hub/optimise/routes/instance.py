@@ -53,6 +53,7 @@ class Task:
     duration: float
     skill: str | None
     demand: int
+    pinned: bool = False
 
 
 @dataclass
@@ -204,6 +205,7 @@ def _pin_doubles(ctx: Compiled) -> None:
         )
         t = pinned_start(v, reach[1] if len(reach) > 1 else v.window_start)
         first, second = ctx.tasks[ids[0]], ctx.tasks[ids[1]]
+        first.pinned = second.pinned = True
         first.early = first.late = t
         if v.double.mode == "simultaneous":
             second.early = second.late = t

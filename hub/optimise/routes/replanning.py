@@ -70,6 +70,15 @@ def apply_disruption(problem: Problem, disruption: Disruption) -> Problem:
     return problem.model_copy(update={"visits": visits, "carers": carers})
 
 
+def _keep_double_times(ctx, plan: Plan, task_of: dict[tuple[str, int], int]) -> None:
+    """Pin planned double visits to the starts they have in the plan, so the kept part stays valid."""
+    for route in plan.routes:
+        for stop in route.stops:
+            task = task_of.get((stop.visit_id, stop.part)) if stop.kind == "visit" else None
+            if task is not None and ctx.tasks[task].pinned:
+                ctx.tasks[task].early = ctx.tasks[task].late = stop.start
+
+
 def replan(
     problem: Problem,
     plan: Plan,
@@ -96,6 +105,7 @@ def replan(
     soft = new_problem.weights.lateness is not None
     ctx = compile_problem(new_problem, pin_doubles=not soft)
     task_of = {(ctx.visits[t.visit].id, t.part): i for i, t in enumerate(ctx.tasks)}
+    _keep_double_times(ctx, plan, task_of)
     routes: list[list[int]] = [[] for _ in ctx.carers]
     for route in plan.routes:
         ci = ctx.carer_index.get(route.carer_id)

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 EPS = 1e-6
 AFTER_TRAVEL = 1_000_000
+PIN_STEP = 10.0  # minutes between alternative pinned starts of a double visit
+PIN_SOFT_REACH = 120.0  # with soft windows, how far past the window a pair may be pinned
 
 
 @dataclass
@@ -100,7 +102,8 @@ def time_route(ctx: Compiled, carer: int, items: list[int], soft: bool = False) 
         start = max(arrive, task.early)
         late = start - task.late
         if late > EPS:
-            if soft:
+            # a pinned double-visit part must be on time even with soft windows, or the pair drifts apart
+            if soft and not task.pinned:
                 lateness += late
             elif bad < 0:
                 bad = pos
@@ -246,9 +249,32 @@ class RouteState:
         return True
 
     def try_insert(self, visit: int, max_checks: int = 60) -> bool:
-        """Cheapest feasible insertion of all parts of ``visit``; breaks stay feasible."""
+        """Cheapest feasible insertion of all parts of ``visit``; breaks stay feasible.
+
+        A pinned double visit that fits nowhere is retried at later pinned starts (every
+        :data:`PIN_STEP` minutes, within its window unless windows are soft).
+        """
         tasks = self.ctx.visit_tasks[visit]
-        return self._insert_parts(list(tasks), set(), max_checks)
+        if self._insert_parts(list(tasks), set(), max_checks):
+            return True
+        parts = [self.ctx.tasks[t] for t in tasks]
+        if len(parts) < 2 or not parts[0].pinned:
+            return False
+        saved = [(p.early, p.late) for p in parts]
+        v = self.ctx.visits[visit]
+        limit = v.window_end + (PIN_SOFT_REACH if self.soft else 0.0)
+        shift = PIN_STEP
+        part1_limit = max(v.window_end, saved[1][1])
+        while saved[0][0] + shift <= limit + EPS:
+            for p, (early, late) in zip(parts, saved, strict=True):
+                p.early, p.late = early + shift, late + shift
+            fits = self.soft or parts[1].late <= part1_limit + EPS
+            if fits and self._insert_parts(list(tasks), set(), max_checks):
+                return True
+            shift += PIN_STEP
+        for p, (early, late) in zip(parts, saved, strict=True):
+            p.early, p.late = early, late
+        return False
 
     def _lateness(self, r: int) -> float:
         items = self.routes[r]
