@@ -78,7 +78,8 @@ def test_origins_name_file_and_line_through_two_levels(fleet: Path) -> None:
                    "extends: ../sites/solgaarden.yaml\ndevice_id: care-101\nsite: odense\n")
     layered = resolve(device)
     assert [p.name for p in layered.files] == ["odense.yaml", "solgaarden.yaml", "care-101.yaml"]
-    rows = {key: (value, origin) for key, value, origin in explain(layered, load_config(device).model_dump(mode="json"))}
+    effective = load_config(device).model_dump(mode="json")
+    rows = {key: (value, origin) for key, value, origin in explain(layered, effective)}
     odense, solgaarden = fleet / "sites" / "odense.yaml", fleet / "sites" / "solgaarden.yaml"
     assert rows["mqtt.host"] == ("mqtt.odense.example", f"{odense}:3")
     assert rows["mqtt.keepalive_s"] == (15, f"{solgaarden}:3")
@@ -114,7 +115,7 @@ def test_loops_and_missing_parents_are_named(fleet: Path) -> None:
     with pytest.raises(LayerError, match="loops"):
         resolve(fleet / "sites" / "a.yaml")
     device = write(fleet / "devices" / "x.yaml", "extends: ../sites/nowhere.yaml\ndevice_id: x\nsite: x\n")
-    with pytest.raises(ConfigError, match="nowhere.yaml, which does not exist"):
+    with pytest.raises(ConfigError, match=r"nowhere\.yaml, which does not exist"):
         load_config(device)
 
 
