@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 ProgressFn = Callable[[float, str], None]
 DAY_S = 86400
 CLIQUE_CACHE = 64
+REPLAN_ROUNDS = 4
 
 
 # ------------------------------------------------------------------ eligibility and charging
@@ -590,8 +591,9 @@ class _Schedule:
 
 def _decode(
     pool: _Pool, types: list[VehicleType], plan: np.ndarray, fleet: list[Vehicle], prices: list[float]
-) -> dict[int, list[int]]:
-    """Per-vehicle logs from planned types, in start order; EVs that lack charge hand trips back."""
+) -> tuple[dict[int, list[int]], list[int]]:
+    """Per-vehicle logs from planned types, in start order, and the jobs whose planned type had no
+    vehicle with charge (they were re-inserted elsewhere or left to allowance)."""
     sched = _Schedule(fleet, [k for vt in types for k in vt.members], pool.settings, pool.slack_s)
     leftover: list[int] = []
     for j in range(len(pool.start)):
@@ -605,7 +607,7 @@ def _decode(
             sched.take(k, j, pool.start[j], pool.end[j], pool.km[j])
     if leftover:
         _repair(pool, types, sched, leftover, prices)
-    return sched.logs
+    return sched.logs, leftover
 
 
 def _repair(pool: _Pool, types: list[VehicleType], sched: _Schedule, leftover: list[int], prices: list[float]) -> None:
@@ -640,6 +642,47 @@ def _type_of(types: list[VehicleType], k: int) -> VehicleType:
     return next(vt for vt in types if k in vt.members)
 
 
+def _plan(pool: _Pool, jobs: Jobs, types: list[VehicleType], allowance: float, time_limit: float,
+          mip_gap: float) -> tuple[np.ndarray, float, str]:
+    """Planned type per job: easy segments outright, the rest by the count model."""
+    plan, hard, bound = presolve(pool, types, allowance)
+    status = "optimal (presolved)"
+    if hard.any():
+        sub = _Pool(jobs, pool.idx[hard], pool.settings, pool.slack_s)
+        model = CountModel(sub, [vt.mask[hard] for vt in types])
+        counts = model.solve(np.array([vt.count for vt in types]), np.array([vt.price_km for vt in types]),
+                             allowance, time_limit, mip_gap)
+        plan[hard] = counts.plan
+        bound, status = bound + counts.bound, counts.status
+    return plan, bound, status
+
+
+def _allocate_pool(pool: _Pool, jobs: Jobs, types: list[VehicleType], fleet: list[Vehicle], prices: list[float],
+                   allowance: float, time_limit: float, mip_gap: float) -> tuple[dict[int, list[int]], float, str]:
+    """Logs, lower bound and status of one pool. When EV charge breaks the plan, the failed
+    (job, type) pairs are forbidden and the plan is solved again; the cheapest decoding wins. The
+    bound is the first plan's, which ignores range and so holds for the true problem."""
+    plan, bound, status = _plan(pool, jobs, types, allowance, time_limit, mip_gap)
+    logs, failed = _decode(pool, types, plan, fleet, prices)
+
+    def cost_of(lg: dict[int, list[int]]) -> float:
+        return sum((prices[k] - allowance) * pool.km[j] for k, js in lg.items() for j in js)
+
+    best = cost_of(logs)
+    masks = [vt.mask.copy() for vt in types]
+    for _ in range(REPLAN_ROUNDS):
+        if not failed:
+            break
+        for j in failed:
+            masks[plan[j]][j] = False
+        narrowed = [VehicleType(vt.count, m, vt.price_km, vt.members) for vt, m in zip(types, masks, strict=True)]
+        plan, _, _ = _plan(pool, jobs, narrowed, allowance, time_limit, mip_gap)
+        trial, failed = _decode(pool, types, plan, fleet, prices)
+        if cost_of(trial) < best - 1e-9:
+            logs, best = trial, cost_of(trial)
+    return logs, bound, status
+
+
 def allocate(
     trips: Roundtrips,
     fleet: list[Vehicle],
@@ -671,16 +714,7 @@ def allocate(
         base = float(allowance * pool.km.sum())
         if members:
             types = _types(pool, fleet, members, prices)
-            plan, hard, bound = presolve(pool, types, allowance)
-            status = "optimal (presolved)"
-            if hard.any():
-                sub = _Pool(jobs, pool.idx[hard], settings, pool.slack_s)
-                model = CountModel(sub, [vt.mask[hard] for vt in types])
-                counts = model.solve(np.array([vt.count for vt in types]),
-                                     np.array([vt.price_km for vt in types]), allowance, time_limit, mip_gap)
-                plan[hard] = counts.plan
-                bound, status = bound + counts.bound, counts.status
-            logs = _decode(pool, types, plan, fleet, prices)
+            logs, bound, status = _allocate_pool(pool, jobs, types, fleet, prices, allowance, time_limit, mip_gap)
         else:
             logs, bound, status = {}, 0.0, "no vehicles"
         cost = base

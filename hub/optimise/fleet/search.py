@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 #: CO2e prices (DKK per tonne) swept for the Pareto front, besides the settings' own price.
-DEFAULT_CO2E_PRICES = (0.0, 500.0, 3000.0, 6000.0, 12000.0, 25000.0, 60000.0)
+DEFAULT_CO2E_PRICES = (0.0, 500.0, 3000.0, 6000.0, 12000.0, 25000.0, 60000.0, 150000.0, 400000.0)
 
 
 @dataclass(frozen=True)
