@@ -25,10 +25,11 @@ def bike(vid: str, loc: int = 1) -> Vehicle:
 
 def trips_from(rows: list[tuple[float, float, float, int]], vehicle: str | list[str] = "x") -> Roundtrips:
     """Rows of (start hour, end hour, km, location) counted from DAY0; ``vehicle`` drove them today."""
+    drivers = vehicle if isinstance(vehicle, list) else [vehicle] * len(rows)
     start = np.array([DAY0 + int(s * 3600) for s, _, _, _ in rows], dtype=np.int64)
     end = np.array([DAY0 + int(e * 3600) for _, e, _, _ in rows], dtype=np.int64)
     return Roundtrips(np.arange(1, len(rows) + 1), start, end, np.array([r[2] for r in rows], dtype=float),
-                      np.array([r[3] for r in rows], dtype=np.int64), np.array(vehicle if isinstance(vehicle, list) else [vehicle] * len(rows), dtype=object))
+                      np.array([r[3] for r in rows], dtype=np.int64), np.array(drivers, dtype=object))
 
 
 def random_trips(seed: int, n: int, locations: int = 1, days: int = 1) -> Roundtrips:
