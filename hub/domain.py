@@ -61,6 +61,7 @@ SERVICES: list[str] = [
     "hub.services.energy:EnergyService",
     "hub.services.falls:FallAlertService",
     "hub.services.road:RoadService",
+    "hub.services.traffic:TrafficService",
     "hub.rollout:RolloutService",
 ]
 

@@ -119,6 +119,7 @@ class TrafficPipeline(Pipeline):
         self._detector_ms: deque[float] = deque(maxlen=50)
         self._grabber: FrameGrabber | None = None
         self._reset_reference = False
+        self.crossing_log: list[tuple[float, str, str, str]] | None = None  # (t_s, line, class, direction), eval
 
     # -- heartbeat ---------------------------------------------------------------------------------
     def metrics(self) -> dict[str, float]:
@@ -255,6 +256,8 @@ class TrafficPipeline(Pipeline):
                 if direction and cls in self.bins.counts[crossing.line.name] and (classes is None or cls in classes):
                     self.bins.add_crossing(crossing.line.name, cls, direction)
                     changed = True
+                    if self.crossing_log is not None:
+                        self.crossing_log.append((round(frame.t_s, 3), crossing.line.name, cls, direction))
                     log.debug("crossing", extra={"line": crossing.line.name, "class": cls, "direction": direction,
                                                  "t_s": round(frame.t_s, 2)})
             crossing.forget(alive)
