@@ -20,6 +20,7 @@ from hub.optimise.fleet.search import DEFAULT_CO2E_PRICES, search_fleet
 
 router = APIRouter(prefix="/fleet", tags=["fleet"])
 JOB_KIND = "fleet"
+UNPROCESSABLE = 422  # Starlette renamed the constant; the code is what clients see
 PRESETS = {"synthetic": synthetic.MunicipalitySpec(), "holbaek-like": synthetic.HOLBAEK_LIKE,
            "aarhus-like": synthetic.AARHUS_LIKE}
 
@@ -48,12 +49,12 @@ def _dataset(req: FleetJobRequest) -> Dataset:
     if req.synthetic:
         return synthetic.generate(PRESETS[req.synthetic])
     if req.dataset is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+        raise HTTPException(UNPROCESSABLE,
                             detail="Give a dataset (vehicles, roundtrips, settings) or a synthetic preset.")
     try:
         return dataset_from_json(req.dataset)
     except FleetDataError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=f"The dataset has errors: {exc}") from exc
+        raise HTTPException(UNPROCESSABLE, detail=f"The dataset has errors: {exc}") from exc
 
 
 def _run(req: FleetJobRequest, data: Dataset, progress: ProgressFn) -> dict[str, Any]:
@@ -88,7 +89,7 @@ def _run(req: FleetJobRequest, data: Dataset, progress: ProgressFn) -> dict[str,
 def submit_job(req: FleetJobRequest, jobs: JobRunner = Depends(get_jobs)) -> JobAccepted:
     """Check the input now (errors come back at once), then optimise in the background."""
     if req.mode == "scenario" and not req.replace:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail="A scenario needs vehicles to replace.")
+        raise HTTPException(UNPROCESSABLE, detail="A scenario needs vehicles to replace.")
     data = _dataset(req)
     params = req.model_dump(exclude={"dataset"}) | {"vehicles": len(data.fleet), "roundtrips": len(data.roundtrips)}
     job_id = jobs.submit(JOB_KIND, lambda progress: _run(req, data, progress), params)
