@@ -21,7 +21,7 @@ const TEXT = {
     login_failed: "Wrong user name or password.", on_shift: "On shift", enable_push: "Turn on notifications",
     push_on: "Notifications are on", push_denied: "Notifications are blocked in the browser",
     active: "Active", history: "History", no_alerts: "No active alerts.", no_history: "No earlier alerts.",
-    acknowledge: "Acknowledge – I'm going", resolve: "Resolve", room: "Room",
+    acknowledge: "Acknowledge", resolve: "Resolve", room: "Room",
     open: "Open", acknowledged: "Acknowledged", resolved: "Resolved", by: "by", now: "just now",
     reminder: "reminder", all_staff: "sent to all staff on shift", staff_present: "staff present",
     kinds: { fall: "Fall", on_floor: "On the floor", bed_exit_warning: "Leaving bed", night_report: "Night report" },
@@ -142,6 +142,7 @@ function card(alert, inHistory) {
   $(".resolve", node).addEventListener("click", () => act(alert.id, "resolve"));
   const canvas = $(".figure", node);
   canvas.figure = { clip: alert.clip, severity: alert.severity };
+  node.classList.toggle("no-clip", inHistory ? alert.kind === "night_report" : !alert.clip);
   if (inHistory) node.addEventListener("click", () => expand(node, alert.id), { once: true });
   return node;
 }
@@ -161,8 +162,8 @@ async function expand(node, id) {
 
 function render() {
   if (!state.staff) return;
-  const active = [...state.alerts.values()].sort((a, b) =>
-    (a.state === "open" ? 0 : 1) - (b.state === "open" ? 0 : 1) || a.opened_at - b.opened_at);
+  const rank = (a) => (a.state === "open" ? 0 : 2) + (a.severity === "critical" ? 0 : 1);
+  const active = [...state.alerts.values()].sort((a, b) => rank(a) - rank(b) || a.opened_at - b.opened_at);
   const openCount = active.filter((a) => a.state === "open").length;
   $("#count").textContent = String(openCount);
   $("#count").hidden = openCount === 0;
