@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 COOKIE = "falls_session"
+LOGIN_ATTEMPTS, LOGIN_WINDOW_S = 5, 900.0  # wrong passwords per user name before a 15-minute pause
 _MEDIA_TYPES = {".webmanifest": "application/manifest+json", ".js": "text/javascript", ".svg": "image/svg+xml"}
 
 
@@ -111,13 +113,23 @@ def build_router(service: FallAlertService) -> APIRouter:
             raise HTTPException(404, detail=str(exc)) from None
         return AlertOut(**alert.public(), log=store.alert_log(alert_id) if with_log else None)
 
+    failures: dict[str, deque[float]] = defaultdict(deque)
+
     @router.post("/falls/login", response_model=LoginOut, tags=["falls"])
     def login(body: LoginIn, request: Request, response: Response) -> LoginOut:
+        now = service.clock()
+        recent = failures[body.username]
+        while recent and recent[0] < now - LOGIN_WINDOW_S:
+            recent.popleft()
+        if len(recent) >= LOGIN_ATTEMPTS:
+            raise HTTPException(429, detail="Too many wrong passwords for this user; try again in 15 minutes.")
         found = store.staff_login(body.username)
         if found is None or not verify_password(body.password, found[1]):
+            recent.append(now)
             raise HTTPException(401, detail="The user name or the password is wrong.")
+        failures.pop(body.username, None)
         staff, _ = found
-        token, now = new_token(), service.clock()
+        token = new_token()
         store.add_token(token_digest(token), staff.id, now, now + service.settings.token_ttl_s)
         response.set_cookie(
             COOKIE,

@@ -34,6 +34,15 @@ def test_login_needs_the_right_password(service, client: TestClient) -> None:
     assert (me["username"], me["care_home"]) == ("anna", "solhaven")
 
 
+def test_guessing_passwords_is_throttled(service, client: TestClient, clock: FakeClock) -> None:
+    add_staff(service, "anna")
+    for _ in range(5):
+        assert client.post("/falls/login", json={"username": "anna", "password": "guess"}).status_code == 401
+    assert client.post("/falls/login", json={"username": "anna", "password": PASSWORD}).status_code == 429
+    clock.advance(901)
+    login(client, "anna")
+
+
 def test_sessions_expire(service, client: TestClient, clock: FakeClock) -> None:
     add_staff(service, "anna")
     headers = login(client, "anna")
