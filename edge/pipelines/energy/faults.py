@@ -153,7 +153,7 @@ class FaultDetector:
     def _setback(self, h: HourRecord) -> Finding | None:
         if not h.room_temp_c:
             return None
-        mean_t = statistics.fmean(h.room_temp_c.values())
+        mean_t = statistics.median(h.room_temp_c.values())  # median: one overheated room is a valve, not this
         symptom = (
             not h.occupied
             and h.start.hour in NIGHT_HOURS
