@@ -50,7 +50,8 @@ def test_escalation_widens_to_everyone_on_shift_until_acknowledged(
     anna = add_staff(service, "anna", rooms=("12",))
     bo = add_staff(service, "bo", rooms=("14",), language="en")
     cai = add_staff(service, "cai", rooms=("12",), on_shift=False)
-    for staff in (anna, bo, cai):
+    eve = add_staff(service, "eve", home="egebo", rooms=("12",))  # another care home, also on shift
+    for staff in (anna, bo, cai, eve):
         subscribe(service, receiver, staff.id, f"{staff.username}-phone")
     feed(fall_event(room="12"))
     receiver.wait_for(1)
