@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 COOKIE = "falls_session"
 LOGIN_ATTEMPTS, LOGIN_WINDOW_S = 5, 900.0  # wrong passwords per user name before a 15-minute pause
+_WEB_SUFFIXES = frozenset({".html", ".js", ".css", ".png", ".svg", ".webmanifest"})
 _MEDIA_TYPES = {".webmanifest": "application/manifest+json", ".js": "text/javascript", ".svg": "image/svg+xml"}
 
 
@@ -223,7 +224,7 @@ def build_router(service: FallAlertService) -> APIRouter:
     @router.get("/app/{name:path}", include_in_schema=False)
     def app_file(name: str) -> FileResponse:
         path = (WEB_DIR / (name or "index.html")).resolve()
-        if WEB_DIR not in path.parents or not path.is_file():
+        if WEB_DIR not in path.parents or not path.is_file() or path.suffix not in _WEB_SUFFIXES:
             raise HTTPException(404, detail=f"The app has no file {name}.")
         headers = {"Cache-Control": "no-cache"}
         if path.name == "sw.js":

@@ -2,8 +2,8 @@
 "use strict";
 
 const CACHE = "omsorgsalarm-v1";
-const SHELL = ["/app/", "/app/app.js", "/app/style.css", "/app/manifest.webmanifest", "/app/icons/icon.svg",
-  "/app/icons/icon-192.png"];
+const SHELL = ["/app/", "/app/app.js", "/app/style.css", "/app/manifest.webmanifest", "/app/icon.svg",
+  "/app/icon-192.png"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
@@ -34,8 +34,8 @@ self.addEventListener("push", (event) => {
     tag: data.alert_id,  // a reminder replaces the earlier notification of the same alert
     renotify: true,
     requireInteraction: data.severity === "critical",
-    icon: "/app/icons/icon-192.png",
-    badge: "/app/icons/icon-192.png",
+    icon: "/app/icon-192.png",
+    badge: "/app/icon-192.png",
     vibrate: [300, 100, 300, 100, 300],
     data: { url: data.url || "/app/", alert_id: data.alert_id },
     actions: data.ack_label ? [{ action: "ack", title: data.ack_label }] : [],

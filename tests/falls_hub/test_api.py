@@ -119,6 +119,7 @@ def test_pwa_files_are_served(client: TestClient) -> None:
     worker = client.get("/app/sw.js")
     assert worker.headers["service-worker-allowed"] == "/app/" and "notificationclick" in worker.text
     assert client.get("/app/../services/falls.py").status_code == 404
+    assert client.get("/app/__init__.py").status_code == 404
     assert client.get("/app/%2e%2e/alerts/api.py").status_code == 404
     for path in ("/app/", "/app/app.js", "/app/style.css"):  # no external CDNs
         assert "https://" not in client.get(path).text.replace("https://push", "")
