@@ -111,6 +111,12 @@ class AlertCentre:
         # A clearing or staff event that overtook this one (backlog order) applies now.
         for row in self.store.events_relating_to(device_id, event.event_id):
             self._apply_follow_up(alert, row["kind"], now)
+        if event.details.get("suppressed") is True and alert.state != "resolved":
+            # The device already saw staff in the room and suppresses by its own policy: history only.
+            alert.state = transition(alert.state, "resolved")
+            alert.resolved_at, alert.resolution = now, "staff_present"
+            self.store.save_alert(alert)
+            self.store.log(alert.id, now, "resolved", note="staff_present")
         if alert.state != "open":
             effect.round = None
             effect.outcome = alert.state

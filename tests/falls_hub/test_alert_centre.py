@@ -116,6 +116,15 @@ def test_staff_present_follows_config(
         service.stop()
 
 
+def test_fall_the_device_suppressed_goes_to_history_silently(service, feed: Feeder) -> None:
+    event = fall_event(event_id="fall-1", severity="info").model_copy(
+        update={"details": {"staff_present": True, "suppressed": True}}
+    )
+    feed(event)
+    assert service.store.alerts_of_home("solhaven", active=True) == []
+    assert only_alert(service, "history").resolution == "staff_present"
+
+
 def test_on_floor_joins_the_fall_and_a_worse_event_reopens(service, feed: Feeder, clock: FakeClock) -> None:
     nurse = add_staff(service, "anna")
     feed(fall_event(kind="bed_exit_warning", event_id="bed-1"))
