@@ -1,0 +1,98 @@
+"""Traffic throughput, decode → detect → track → count, on the 1080p city clip: our pipeline (lean
+TFLite back end, ROI, motion gate, mosaic, detector stride) against ultralytics' own ``model.track()``
+(ByteTrack) on the same model file and clip, measured side by side in one run. Prints both and the ratio.
+
+Figures on a shared 2-core machine are noisy: run it when the machine is quiet, and read the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from edge.eval.traffic import load_traffic_config
+from edge.pipelines.base import PipelineContext
+from models.registry import data_dir, resolve_model
+
+CLIP = "media/city-traffic-1080p.mp4"
+# A full-width counting line across the road, as a lamp-post unit would have it.
+BENCH_CONFIG = {
+    "source": {"kind": "file", "uri": CLIP},
+    "lines": [{"name": "road", "points": [[0.15, 0.72], [0.88, 0.72]], "positive": "towards", "negative": "away"}],
+}
+SETTINGS = {
+    "tuned": {"detect_every": 2, "frames_per_inference": 2, "roi": "auto", "motion_gate": True},
+    "plain": {"detect_every": 1, "frames_per_inference": 1, "roi": "full", "motion_gate": False},
+}
+
+
+def run_ours(speed: dict, frames: int, threads: int) -> dict[str, float]:
+    from edge.pipelines.traffic.pipeline import TrafficPipeline
+
+    cfg_path = Path(tempfile.mkstemp(suffix=".yaml")[1])
+    cfg_path.write_text(json.dumps(BENCH_CONFIG))
+    config = load_traffic_config(
+        cfg_path, {"speed": speed, "source": {"max_frames": frames}, "detector": {"threads": threads},
+                   "health": {"enabled": True}},
+    )
+    cfg_path.unlink()
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = PipelineContext("bench", "bench", lambda body, **kw: 0, threading.Event(), Path(tmp))
+        pipeline = TrafficPipeline(config, ctx)
+        pipeline.crossing_log = []
+        start = time.perf_counter()
+        pipeline.run()
+        seconds = time.perf_counter() - start
+    m = pipeline.metrics()
+    return {"frames": m["frames"], "seconds": seconds, "fps": m["frames"] / seconds,
+            "detected_frames": m["detected_frames"], "detector_ms": m["detector_ms"],
+            "crossings": len(pipeline.crossing_log)}
+
+
+def run_ultralytics(frames: int, model_path: Path) -> dict[str, float]:
+    from ultralytics import YOLO
+
+    model = YOLO(str(model_path), task="detect")
+    start = time.perf_counter()
+    n = 0
+    for _ in model.track(source=str(data_dir() / CLIP), stream=True, tracker="bytetrack.yaml", imgsz=640,
+                         classes=[0, 1, 2, 3, 5, 7], verbose=False, persist=True):
+        n += 1
+        if n >= frames:
+            break
+    seconds = time.perf_counter() - start
+    return {"frames": n, "seconds": seconds, "fps": n / seconds}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--frames", type=int, default=312, help="frames of the clip to process (312 = all)")
+    parser.add_argument("--threads", type=int, default=2, help="inference threads for our pipeline")
+    parser.add_argument("--skip-plain", action="store_true", help="skip our pipeline without speed-ups")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    model = resolve_model("yolov8n-int8-tflite")
+    print(f"clip {CLIP}, {args.frames} frames, model {model.name}, {os.cpu_count()} CPUs", flush=True)
+    results = {"ours (tuned)": run_ours(SETTINGS["tuned"], args.frames, args.threads)}
+    print("ours (tuned):", results["ours (tuned)"], flush=True)
+    if not args.skip_plain:
+        results["ours (plain)"] = run_ours(SETTINGS["plain"], args.frames, args.threads)
+        print("ours (plain):", results["ours (plain)"], flush=True)
+    results["ultralytics track"] = run_ultralytics(args.frames, model)
+    print("ultralytics model.track():", results["ultralytics track"], flush=True)
+    peer = results["ultralytics track"]["fps"]
+    print(f"\n{'pipeline':24} {'frames':>6} {'seconds':>8} {'fps':>6} {'ratio':>6}")
+    for name, r in results.items():
+        print(f"{name:24} {int(r['frames']):6d} {r['seconds']:8.1f} {r['fps']:6.2f} {r['fps'] / peer:5.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
