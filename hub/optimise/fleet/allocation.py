@@ -524,7 +524,8 @@ class CountModel:
             sol = h.getSolution()
             xs = np.asarray(sol.col_value)
             bound = float(cost @ xs)
-            np.add.at(marginal, self.row_group, np.asarray(sol.row_dual)[self.n_jobs:])
+            marginal = np.bincount(self.row_group, weights=np.asarray(sol.row_dual)[self.n_jobs:],
+                                   minlength=self.n_groups)
             if np.all(np.minimum(xs, 1 - xs) < 1e-6):
                 x, status = xs, "optimal (integral LP)"
         if x is None:

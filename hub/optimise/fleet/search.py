@@ -121,7 +121,17 @@ class PoolEvaluator:
         self.cash_km = np.array([r.dkk for r in self.rates])
         self.co2_km = np.array([r.co2e_kg for r in self.rates])
         self.model = CountModel(self.pool, self.masks)
+        self._price_rows: dict[float, np.ndarray] = {}
         self.cache: dict[tuple[tuple[int, ...], float], tuple[Point, np.ndarray]] = {}
+
+    def ample_bound(self, counts: Sequence[int], mu: float) -> float:
+        """Annual variable cost if the groups present had vehicles to spare: a lower bound."""
+        if mu not in self._price_rows:
+            prices = np.array([r.priced(mu) for r in self.rates])[:, None]
+            self._price_rows[mu] = np.where(np.asarray(self.masks), prices, np.inf)
+        rows = self._price_rows[mu][np.asarray(counts) > 0]
+        per_km = np.minimum(rows.min(axis=0) if len(rows) else np.inf, self.allow.priced(mu))
+        return float(per_km @ self.pool.km) * self.scale
 
     def fixed(self, counts: Sequence[int]) -> float:
         return float(sum(n * g.spec.omkostning_aar for n, g in zip(counts, self.groups, strict=True)))
@@ -164,8 +174,9 @@ def _neighbours(counts: tuple[int, ...], groups: list[Group], max_add: int) -> l
 
 
 def local_search(ev: PoolEvaluator, start: tuple[int, ...], mu: float, *, max_unallocated: int | None = None,
-                 max_add: int = 3, max_steps: int = 200) -> Point:
-    """Best-improvement descent from ``start``; neighbours in order of their dual lower bound."""
+                 max_add: int = 3, max_steps: int = 200, first_improvement: bool = True) -> Point:
+    """Descent from ``start``; neighbours in order of their dual lower bound. It moves to the first
+    improving neighbour (or the best one), and stops where no neighbour's bound beats the incumbent."""
 
     def feasible(p: Point) -> bool:
         return max_unallocated is None or p.unallocated_trips <= max_unallocated
@@ -186,7 +197,7 @@ def local_search(ev: PoolEvaluator, start: tuple[int, ...], mu: float, *, max_un
         scored = []
         for nb in _neighbours(cur.counts, ev.groups, max_add):
             delta = np.asarray(nb) - np.asarray(cur.counts)
-            bound = ev.fixed(nb) + base + float(marg @ delta)
+            bound = ev.fixed(nb) + max(base + float(marg @ delta), ev.ample_bound(nb, mu))
             scored.append((bound, nb))
         scored.sort()
         best, best_marg = cur, marg
@@ -196,6 +207,8 @@ def local_search(ev: PoolEvaluator, start: tuple[int, ...], mu: float, *, max_un
             p, m = ev.evaluate(nb, mu)
             if feasible(p) and p.objective() < best.objective() - 1e-6:
                 best, best_marg = p, m
+                if first_improvement:
+                    break
         if best is cur:
             return cur
         cur, marg = best, best_marg
