@@ -24,8 +24,8 @@ from edge.pipelines.falls.logic import Observation, RoomEvent, RoomMonitor
 
 ASPECT = 4 / 3
 FOCAL = 0.95  # in frame heights
-BED = {"x": (0.9, 1.9), "z": (2.6, 4.6), "top": 0.55}
-CHAIR = (-1.1, 3.2, 0.46)
+BED = {"x": (0.1, 2.1), "z": (3.8, 4.7), "top": 0.55}  # long side across the view, as installers are told
+CHAIR = (-1.1, 3.0, 0.46)
 DOOR = (-1.9, 5.0)
 ALARM_KINDS = ("fall", "on_floor")
 UP = np.array([0.0, 1.0, 0.0])
@@ -59,8 +59,10 @@ CEILING = Camera(position=(0.0, 2.7, 3.4), pitch_deg=89.0)
 
 def room_config(camera: Camera = WALL, profile: ResidentProfile | None = None) -> RoomConfig:
     """The simulated room as an installer would configure it: the bed's mattress outline in the image."""
-    (x0, x1), (z0, z1), top = BED["x"], BED["z"], BED["top"]
-    corners = np.array([[x0, top, z0], [x1, top, z0], [x1, top, z1], [x0, top, z1]])
+    (x0, x1), (z0, z1), top = BED["x"], BED["z"], BED["top"] + 0.12
+    corners = np.array(
+        [[x0 - 0.1, top, z0 - 0.1], [x1 + 0.1, top, z0 - 0.1], [x1 + 0.1, top, z1 + 0.1], [x0 - 0.1, top, z1 + 0.1]]
+    )
     xy, _ = camera.project(corners)
     bed = [(float(np.clip(x, 0, 1)), float(np.clip(y, 0, 1))) for x, y in xy]
     cx, cz, seat = CHAIR
@@ -154,6 +156,22 @@ def pose(kind: str, x: float, z: float, heading: float, size: float = 1.0, lean:
     if kind == "floor_slump":
         return Pose(np.array([x, 0.12, z]), _tilt(UP, -fwd, 55), fwd, fwd, fwd, fwd, _tilt(fwd, UP, 40))
     raise ValueError(kind)
+
+
+def bed_poses(rng: np.random.Generator, size: float) -> dict[str, Pose]:
+    """The resident's poses at the bed: lying (head toward +x), turned, sitting up, on the near edge, standing."""
+    x = float(rng.uniform(0.9, 1.2))
+    z = (BED["z"][0] + BED["z"][1]) / 2 + float(rng.uniform(-0.1, 0.1))
+    head = np.array([1.0, 0.0, 0.0])
+    toward_camera = math.pi
+    return {
+        "lie": pose("bed_lie", x, z, toward_camera, size, lean=head),
+        "turned": pose("bed_lie", x, z - 0.05, toward_camera, size, lean=_unit(head + np.array([0.0, 0.3, -0.2]))),
+        "sit_up": pose("bed_sit_up", x, z, toward_camera, size, lean=head),
+        "edge": pose("bed_edge", x + 0.4, BED["z"][0] + 0.3, toward_camera, size),
+        "stand": pose("stand", x + 0.4, BED["z"][0] - 0.25, toward_camera, size),
+        "floor": pose("floor_lie", x + 0.3, BED["z"][0] - 0.55, toward_camera, size, lean=head),
+    }
 
 
 def keypoints_world(p: dict[str, np.ndarray], size: np.ndarray | float = 1.0) -> np.ndarray:
@@ -372,7 +390,6 @@ def fall_scenario(kind: str, seed: int, *, staff_after: bool = False, camera: Ca
     fwd, left = _dirs(heading)
     x, z = _spot(rng)
     moves: list[Move] = []
-    bed_x, bed_z = BED["x"][0] + 0.35, float(rng.uniform(3.2, 4.0))
     t_before = float(rng.uniform(4, 10))
     fall_s = float(rng.uniform(0.5, 1.3))
     if kind in ("forward", "backward", "sideways"):
@@ -382,18 +399,20 @@ def fall_scenario(kind: str, seed: int, *, staff_after: bool = False, camera: Ca
         lean = {"forward": fwd, "backward": -fwd, "sideways": left if rng.random() < 0.5 else -left}[kind]
         end = pose("floor_lie", x + 0.6 * lean[0], z + 0.6 * lean[2], heading, size, lean=lean)
     elif kind == "from_bed":
-        start = pose("bed_lie", bed_x + 0.3, bed_z, -math.pi / 2, size, lean=np.array([0.0, 0.0, 1.0]))
+        bed = bed_poses(rng, size)
+        start = bed["lie"]
         moves.append(Move(start, t_before))
-        lean = np.array([0.0, 0.0, 1.0])
-        end = pose("floor_lie", BED["x"][0] - 0.4, bed_z, -math.pi / 2, size, lean=lean)
+        end = bed["floor"]
         fall_s = float(rng.uniform(0.6, 1.2))
     elif kind == "from_bed_edge":
-        h = -math.pi / 2
-        start = pose("bed_edge", bed_x, bed_z, h, size)
+        bed = bed_poses(rng, size)
+        start = bed["edge"]
         moves.append(Move(start, t_before))
-        moves.append(Move(pose("stand", bed_x - 0.45, bed_z, h, size), 1.5))
-        lean = _dirs(h)[0]
-        end = pose("floor_lie", bed_x - 1.1, bed_z, h, size, lean=lean)
+        moves.append(Move(bed["stand"], 1.5))
+        lean = np.array([0.0, 0.0, -1.0])
+        end = pose(
+            "floor_lie", float(bed["stand"].pelvis[0]), float(bed["stand"].pelvis[2]) - 0.6, math.pi, size, lean=lean
+        )
     elif kind == "from_chair":
         h = float(rng.uniform(-1.0, 1.0)) + math.pi
         start = pose("sit", CHAIR[0], CHAIR[1], h, size)
@@ -491,12 +510,8 @@ def night_scenario(seed: int, hours: float = 8.0, camera: Camera = WALL) -> Scen
     rng = np.random.default_rng(seed)
     size = float(rng.uniform(0.85, 1.1))
     truth = Truth()
-    bed_z = float(rng.uniform(3.2, 4.0))
-    head = np.array([0.0, 0.0, 1.0])
-    lie = pose("bed_lie", BED["x"][0] + 0.55, bed_z, -math.pi / 2, size, lean=head)
-    turned = pose(
-        "bed_lie", BED["x"][0] + 0.5, bed_z + 0.05, -math.pi / 2, size, lean=_unit(head + np.array([0.25, 0, 0]))
-    )
+    bed = bed_poses(rng, size)
+    lie, turned, sit_up, edge, stand = bed["lie"], bed["turned"], bed["sit_up"], bed["edge"], bed["stand"]
     moves: list[Move] = []
     t = 0.0
     others: list[Person] = []
@@ -514,7 +529,11 @@ def night_scenario(seed: int, hours: float = 8.0, camera: Camera = WALL) -> Scen
     for r in range(int(rng.integers(1, 4))):
         others.append(
             _staff_visit(
-                rng, float(rng.uniform(0.1, 0.95) * total), (BED["x"][0] - 0.2, bed_z), track_id=10 + r, help_up=False
+                rng,
+                float(rng.uniform(0.1, 0.95) * total),
+                (float(stand.pelvis[0]) + 0.5, float(stand.pelvis[2]) - 0.3),
+                track_id=10 + r,
+                help_up=False,
             )
         )
     while t < total - 600:
@@ -531,8 +550,6 @@ def night_scenario(seed: int, hours: float = 8.0, camera: Camera = WALL) -> Scen
         if t >= total - 600:
             break
         # a bed exit
-        sit_up = pose("bed_sit_up", BED["x"][0] + 0.55, bed_z, -math.pi / 2, size, lean=head)
-        edge = pose("bed_edge", BED["x"][0] + 0.35, bed_z, -math.pi / 2, size)
         add(Move(sit_up, float(rng.uniform(2, 5))))
         truth.sit_ups.append(t)
         if rng.random() < 0.25:  # sits up, then lies down again
@@ -541,7 +558,6 @@ def night_scenario(seed: int, hours: float = 8.0, camera: Camera = WALL) -> Scen
             continue
         add(Move(edge, float(rng.uniform(2, 4))))
         add(Move(edge, float(rng.uniform(3, 60))))
-        stand = pose("stand", BED["x"][0] - 0.15, bed_z, -math.pi / 2, size)
         add(Move(stand, 2.0))
         truth.stands_from_bed.append(t)
         for _ in range(int(rng.integers(0, 3))):
@@ -725,3 +741,22 @@ class Score:
             "bed_exit_warned": self.bed_exit_warned / self.bed_exits if self.bed_exits else math.nan,
             "bed_exit_lead_median_s": float(np.median(self.lead_times)) if self.lead_times else math.nan,
         }
+
+
+def bed_exit_scenario(seed: int, *, night: bool = True) -> Scenario:
+    """Lying in bed, sitting up, sitting on the edge for 3–60 s, standing up and walking off."""
+    rng = np.random.default_rng(seed)
+    size = float(rng.uniform(0.85, 1.1))
+    bed = bed_poses(rng, size)
+    lie, sit_up, edge, stand = bed["lie"], bed["sit_up"], bed["edge"], bed["stand"]
+    x, z = _spot(rng)
+    moves = [Move(lie, float(rng.uniform(30, 90))), Move(sit_up, float(rng.uniform(2, 5)))]
+    sat_up = sum(m.seconds for m in moves)
+    moves += [Move(edge, float(rng.uniform(2, 4))), Move(edge, float(rng.uniform(3, 60))), Move(stand, 2.0)]
+    stood = sum(m.seconds for m in moves)
+    moves += [Move(pose("stand", x, z, 0.0, size), 5.0, "linear", walk=True), Move(pose("stand", x, z, 0.0, size), 5.0)]
+    person = Person(size, lie, moves)
+    noise = _noise(rng, night)
+    start = _night_start_ts(rng) if night else _night_start_ts(rng, 14.0)
+    truth = Truth(stands_from_bed=[stood], sit_ups=[sat_up])
+    return Scenario(f"bed-exit-{seed}", [person], truth, person.duration() + 1, start_ts=start, seed=seed, **noise)

@@ -57,7 +57,10 @@ class Body:
     width: float
     height: float
     visible: int
+    folded: bool  # bent over the legs (shoulders and knees on the same side of the hips): bending, not lying
     feet: tuple[tuple[float, float], ...]  # ankles, fractions of the frame
+    points: tuple[tuple[float, float], ...] = ()  # every seen keypoint, fractions of the frame
+    head_angle: float | None = None  # neck-to-head from vertical, when the hips are hidden (in bed)
 
 
 def point_in_polygon(point: tuple[float, float], polygon: list[Point]) -> bool:
@@ -73,24 +76,28 @@ def point_in_polygon(point: tuple[float, float], polygon: list[Point]) -> bool:
     return inside
 
 
-def _mid(kp: np.ndarray, a: int, b: int, conf: float) -> tuple[float, float] | None:
-    ok = [i for i in (a, b) if kp[i, 2] >= conf]
+def _mid(pts: list[list[float]], a: int, b: int, conf: float) -> tuple[float, float] | None:
+    ok = [pts[i] for i in (a, b) if pts[i][2] >= conf]
     if not ok:
         return None
-    return float(np.mean(kp[ok, 0])), float(np.mean(kp[ok, 1]))
+    return sum(p[0] for p in ok) / len(ok), sum(p[1] for p in ok) / len(ok)
 
 
 def body_geometry(kp: np.ndarray, aspect: float, conf: float, placement: str = "wall") -> Body | None:
-    """Torso angle, torso length, centre, hip and feet of one person; None when too little is seen."""
-    seen = kp[:, 2] >= conf
-    if seen.sum() < 4:
+    """Torso angle, torso length, centre, hip and feet of one person; None when too little is seen.
+    (Plain Python floats: for 17 points that is several times faster than numpy.)"""
+    pts = kp.tolist()
+    seen = [p[2] >= conf for p in pts]
+    if sum(seen) < 4:
         return None
-    iso = kp[:, :2] * np.array([aspect, 1.0])
-    xs, ys = iso[seen, 0], iso[seen, 1]
-    shoulder = _mid(kp, L_SHOULDER, R_SHOULDER, conf)
-    hip_n = _mid(kp, L_HIP, R_HIP, conf)
-    angle = torso = None
+    xs = [p[0] * aspect for p, ok in zip(pts, seen, strict=True) if ok]
+    ys = [p[1] for p, ok in zip(pts, seen, strict=True) if ok]
+    shoulder = _mid(pts, L_SHOULDER, R_SHOULDER, conf)
+    hip_n = _mid(pts, L_HIP, R_HIP, conf)
+    angle = torso = head_angle = None
     hip = None
+    folded = False
+    ankles = [i for i in (L_ANKLE, R_ANKLE) if seen[i]]
     if hip_n is not None:
         hip = (hip_n[0] * aspect, hip_n[1])
     if shoulder is not None and hip is not None:
@@ -98,15 +105,26 @@ def body_geometry(kp: np.ndarray, aspect: float, conf: float, placement: str = "
         dx, dy = sx - hip[0], sy - hip[1]
         torso = math.hypot(dx, dy)
         if placement == "ceiling":
-            angle = _ceiling_angle(iso, seen, torso)
+            angle = _ceiling_angle(kp, aspect, conf, torso)
         else:
             angle = math.degrees(math.atan2(abs(dx), -dy)) if torso > 1e-6 else None
         center = ((sx + hip[0]) / 2, (sy + hip[1]) / 2)
+        knees = [i for i in (L_KNEE, R_KNEE) if seen[i]]
+        if knees and torso > 1e-6:
+            knee_dx = sum(pts[i][0] for i in knees) / len(knees) * aspect - hip[0]
+            folded = dx * knee_dx > 0 and abs(dx) > 0.3 * torso and abs(knee_dx) > 0.3 * torso
+        if ankles and torso > 1e-6 and max(pts[i][1] for i in ankles) - hip[1] > 1.0 * torso:
+            folded = True  # legs straight down under a tilted trunk: bending over, not lying
     else:
-        center = (float(xs.mean()), float(ys.mean()))
-    ankles = [i for i in (L_ANKLE, R_ANKLE) if seen[i]]
-    lower = ankles or [i for i in (L_KNEE, R_KNEE) if seen[i]]
-    foot_y = float(iso[lower, 1].max()) if ankles else None
+        center = (sum(xs) / len(xs), sum(ys) / len(ys))
+        head = [pts[i] for i in HEAD if seen[i]]
+        if shoulder is not None and head and placement == "wall":
+            # hips hidden (a blanket): the neck-to-head direction still tells lying from sitting up
+            hx, hy = sum(p[0] for p in head) / len(head) * aspect, sum(p[1] for p in head) / len(head)
+            dx, dy = hx - shoulder[0] * aspect, hy - shoulder[1]
+            if math.hypot(dx, dy) > 1e-6:
+                head_angle = math.degrees(math.atan2(abs(dx), -dy))
+    foot_y = max(pts[i][1] for i in ankles) if ankles else None
     anchor = hip_n if hip_n is not None else (center[0] / aspect, center[1])
     return Body(
         center=center,
@@ -115,16 +133,21 @@ def body_geometry(kp: np.ndarray, aspect: float, conf: float, placement: str = "
         angle=angle,
         torso=torso,
         foot_y=foot_y,
-        width=float(xs.max() - xs.min()),
-        height=float(ys.max() - ys.min()),
-        visible=int(seen.sum()),
-        feet=tuple((float(kp[i, 0]), float(kp[i, 1])) for i in ankles),
+        width=max(xs) - min(xs),
+        height=max(ys) - min(ys),
+        visible=len(xs),
+        folded=folded,
+        feet=tuple((pts[i][0], pts[i][1]) for i in ankles),
+        points=tuple((p[0], p[1]) for p, ok in zip(pts, seen, strict=True) if ok),
+        head_angle=head_angle,
     )
 
 
-def _ceiling_angle(iso: np.ndarray, seen: np.ndarray, torso: float) -> float:
-    """Seen from above, a standing body is short and a lying one long: map head-to-feet length
-    over shoulder width to an equivalent tilt (experimental; no real ceiling video was at hand)."""
+def _ceiling_angle(kp: np.ndarray, aspect: float, conf: float, torso: float) -> float:
+    """Seen from above, a standing body is short and a lying one long: map the body's diagonal over
+    the shoulder width to an equivalent tilt (experimental; no real ceiling video was at hand)."""
+    seen = kp[:, 2] >= conf
+    iso = kp[:, :2] * np.array([aspect, 1.0])
     shoulders = [i for i in (L_SHOULDER, R_SHOULDER) if seen[i]]
     width = float(np.ptp(iso[shoulders, 0])) if len(shoulders) == 2 else torso * 0.8
     length = float(np.hypot(*np.ptp(iso[seen], axis=0)))
@@ -183,6 +206,7 @@ class PersonTrack:
     bed_lying_since: float | None = None
     bed_sitting_since: float | None = None
     bed_armed: bool = False
+    bed_warned: bool = False
     in_bed: bool = False
     body: Body | None = None
 
@@ -230,6 +254,8 @@ class RoomMonitor:
         self.night_start = time.fromisoformat(room.night_start)
         self.night_end = time.fromisoformat(room.night_end)
         self.tracks: dict[int, PersonTrack] = {}
+        self._furniture = {}
+        self._zone_bounds: dict[int, tuple[float, float, float, float]] = {}
         self.perspective = Perspective()
         self.open_alarm: RoomEvent | None = None
         self.alarm_track: int | None = None
@@ -254,6 +280,7 @@ class RoomMonitor:
     def step(self, ts_ms: int, observations: list[Observation]) -> list[RoomEvent]:
         t = ts_ms / 1000.0
         events: list[RoomEvent] = []
+        self._furniture: dict[int, bool] = {}
         self._remember_clip(t, observations)
         for obs in observations:
             self._update_track(t, obs)
@@ -292,7 +319,8 @@ class RoomMonitor:
         track.history.append(
             (t, body.center[1], body.hip[1] if body.hip else nan, body.angle if body.angle is not None else nan)
         )
-        if self._standing_shape(body):
+        ratio = self._height_ratio(track, body)
+        if self._standing_shape(body) and (ratio is None or ratio >= 0.85):
             assert body.torso is not None and body.foot_y is not None
             self.perspective.add(body.foot_y, body.height)
             track.torso_ref = body.torso if track.torso_ref is None else 0.9 * track.torso_ref + 0.1 * body.torso
@@ -322,11 +350,35 @@ class RoomMonitor:
         return [tr for tr in self.tracks.values() if t - tr.last_t <= MISSING_GRACE_S and tr.body is not None]
 
     def _in_zone(self, anchor: tuple[float, float], zones: list[list[Point]]) -> bool:
-        return any(point_in_polygon(anchor, z) for z in zones)
+        x, y = anchor
+        for zone in zones:
+            x0, y0, x1, y1 = self._bounds(zone)
+            if x0 <= x <= x1 and y0 <= y <= y1 and point_in_polygon(anchor, zone):
+                return True
+        return False
+
+    def _bounds(self, zone: list[Point]) -> tuple[float, float, float, float]:
+        key = id(zone)
+        if key not in self._zone_bounds:
+            xs, ys = [p[0] for p in zone], [p[1] for p in zone]
+            self._zone_bounds[key] = (min(xs), min(ys), max(xs), max(ys))
+        return self._zone_bounds[key]
+
+    def _on_furniture(self, body: Body) -> bool:
+        """Most of the body lies within a bed or seat outline (someone on the floor in front of the
+        bed overlaps its outline only partly)."""
+        key = id(body)
+        if key not in self._furniture:
+            zones = self.room.beds + self.room.seating
+            on = bool(zones) and self._in_zone(body.anchor, zones)
+            if on:
+                on = sum(self._in_zone(p, zones) for p in body.points) >= 0.6 * len(body.points)
+            self._furniture[key] = on
+        return self._furniture[key]
 
     # -- postures ---------------------------------------------------------------------------------
     def _lying(self, body: Body) -> bool:
-        return body.angle is not None and body.angle >= self.s.lying_angle
+        return body.angle is not None and body.angle >= self.s.lying_angle and not body.folded
 
     def _scale(self, track: PersonTrack) -> float | None:
         """A torso length for this person: measured while standing, else from the room's perspective."""
@@ -347,7 +399,7 @@ class RoomMonitor:
 
     def _on_floor_posture(self, track: PersonTrack, body: Body) -> bool:
         """Lying, or sitting with the hips at floor level, outside beds and seating."""
-        if self._in_zone(body.anchor, self.room.beds + self.room.seating):
+        if self._on_furniture(body):
             return False
         if self.room.floor is not None and not point_in_polygon(body.anchor, self.room.floor):
             return False
@@ -412,7 +464,7 @@ class RoomMonitor:
         ref = self._scale(track)
         if body is None or not ref or track.last_t != t:
             return []
-        furniture = self._in_zone(body.anchor, self.room.beds + self.room.seating)
+        furniture = self._on_furniture(body)
         down = not furniture and (
             self._on_floor_posture(track, body) or self._lying(body) or self._collapsed(track, body, 0.6)
         )
@@ -435,7 +487,7 @@ class RoomMonitor:
                 )
             ]
         slide_drop, slide_took = self._descent(track, t, self.s.slide_window_s + held + 0.5)
-        reclined = body.angle is not None and body.angle >= self.s.upright_angle + 5
+        reclined = self._lying(body)
         if (
             reclined
             and (self._hips_low(track, body, 0.6) or self._collapsed(track, body, 0.55))
@@ -517,23 +569,30 @@ class RoomMonitor:
         body = track.body
         if body is None or not self.room.beds or track.last_t != t:
             return []
-        track.in_bed = self._in_zone(body.anchor, self.room.beds)
-        lying = self._lying(body)
-        if track.in_bed and lying:
+        if body.hip is not None or not track.in_bed:
+            track.in_bed = self._in_zone(body.anchor, self.room.beds)  # hips hidden under a blanket: still in bed
+        angle = body.angle if body.angle is not None else body.head_angle
+        if angle is None:
+            return []
+        if track.in_bed and angle >= self.s.lying_angle:
             track.bed_sitting_since = None
             track.bed_lying_since = track.bed_lying_since or t
-            if t - track.bed_lying_since >= min(self.s.bed_rearm_s, 2.0 if not track.bed_armed else self.s.bed_rearm_s):
+            needed = self.s.bed_rearm_s if track.bed_warned else 2.0
+            if t - track.bed_lying_since >= needed:
                 track.bed_armed = True
             return []
         track.bed_lying_since = None
         if not track.bed_armed:
             return []
-        sitting_up = track.in_bed and body.angle is not None and body.angle < self.s.upright_angle + 10
+        sitting_up = track.in_bed and angle < self.s.upright_angle + 10
         left_bed = not track.in_bed
-        if sitting_up:
+        if not sitting_up:
+            track.bed_sitting_since = None
+        else:
             track.bed_sitting_since = track.bed_sitting_since or t
         if not left_bed and (not sitting_up or t - track.bed_sitting_since < self.s.sit_up_s):
             return []
+        track.bed_warned = True
         track.bed_armed = False
         profile = self.room.profile
         if not profile.bed_exit_alert or not (profile.bed_exit_all_day or self.is_night(ts_ms)):
