@@ -32,6 +32,11 @@ def test_push_message_becomes_a_notification(
     assert page.evaluate("navigator.serviceWorker.ready.then((r) => r.active.state)") == "activated"
     cached = page.evaluate("caches.open('omsorgsalarm-v1').then((c) => c.keys()).then((k) => k.length)")
     assert cached >= 5  # the app shell opens without the hub
+    manifest = cdp.send("Page.getAppManifest")
+    assert manifest["errors"] == [] and manifest["url"].endswith("/app/manifest.webmanifest")
+    errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+    # Chrome would offer "Install app"; Playwright's throw-away profile counts as incognito, which is not ours.
+    assert [e["errorId"] for e in errors if e["errorId"] != "in-incognito"] == []
 
     feed(fall_event(room="12"))
     alert = service.store.alerts_of_home("solhaven", active=True)[0]
