@@ -130,7 +130,8 @@ class PoolEvaluator:
             prices = np.array([r.priced(mu) for r in self.rates])[:, None]
             self._price_rows[mu] = np.where(np.asarray(self.masks), prices, np.inf)
         rows = self._price_rows[mu][np.asarray(counts) > 0]
-        per_km = np.minimum(rows.min(axis=0) if len(rows) else np.inf, self.allow.priced(mu))
+        allowance = np.full(len(self.pool.km), self.allow.priced(mu))
+        per_km = np.minimum(rows.min(axis=0), allowance) if len(rows) else allowance
         return float(per_km @ self.pool.km) * self.scale
 
     def fixed(self, counts: Sequence[int]) -> float:
