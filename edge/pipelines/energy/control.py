@@ -40,7 +40,9 @@ class ControlSettings(BaseModel):
     workday_end_h: float = Field(17.0, description="fallback: last occupancy on a workday, until learned")
     workdays: list[int] = Field([0, 1, 2, 3, 4], description="weekday numbers (Monday 0) with expected occupancy")
     max_preheat_h: float = Field(4.0, gt=0, description="never start heating earlier than this before occupancy")
-    preheat_safety: float = Field(1.5, ge=1, description="factor on the predicted warm-up time")
+    preheat_safety: float = Field(
+        1.0, ge=1, description="factor on the predicted warm-up time"
+    )
     standby_switchable_fraction: float = Field(
         0.5, ge=0, le=1, description="share of plug load on switchable circuits, cut when the building is empty"
     )
@@ -134,9 +136,10 @@ class HeatingResponse:
         self.p = [[10.0, 0.0], [0.0, 0.01]]
         self.lam = forgetting
         self.samples = 0
+        self.max_rate = 3.0  # K/h: never trust a faster recovery than this
 
     def rate_k_per_h(self, outdoor_c: float) -> float:
-        return max(0.3, self.theta[0] + self.theta[1] * outdoor_c)
+        return min(max(0.3, self.theta[0] + self.theta[1] * outdoor_c), self.max_rate)
 
     def update(self, outdoor_c: float, observed_rate: float) -> None:
         x = [1.0, outdoor_c]
@@ -189,8 +192,16 @@ class OccupancyModel:
             self.start_h = self._first if self._first < self.start_h else 0.8 * self.start_h + 0.2 * self._first
             self.end_h = self._last if self._last > self.end_h else 0.8 * self.end_h + 0.2 * self._last
 
+    def likely_open(self, when: dt.datetime) -> bool:
+        """A workday, and either the last workday saw people or a rest day came in between (the first day after a
+        weekend is always prepared for: a holiday week only shows from its second day)."""
+        if when.weekday() not in self.s.workdays:
+            return False
+        after_rest_day = (when - dt.timedelta(days=1)).weekday() not in self.s.workdays
+        return self.last_workday_occupied or after_rest_day
+
     def expected(self, when: dt.datetime) -> bool:
-        if when.weekday() not in self.s.workdays or not self.last_workday_occupied:
+        if not self.likely_open(when):
             return False
         hour = when.hour + when.minute / 60
         return self.start_h <= hour < self.end_h
@@ -198,7 +209,7 @@ class OccupancyModel:
     def hours_to_next_start(self, when: dt.datetime) -> float:
         """Hours until the next expected arrival (inf when none expected within a day)."""
         hour = when.hour + when.minute / 60
-        if when.weekday() in self.s.workdays and self.last_workday_occupied and hour < self.start_h:
+        if self.likely_open(when) and hour < self.start_h:
             return self.start_h - hour
         return math.inf
 
@@ -220,6 +231,8 @@ class BuildingController:
         self.response = HeatingResponse()
         self._last_seen: dict[str, dt.datetime] = {}
         self._ventilating: dict[str, bool] = {}
+        self._heating_run: dict[str, bool] = {}
+        self._preheat_day: dt.date | None = None
         self._recovery: tuple[dt.datetime, float, float] | None = None  # start, mean temp, outdoor
 
     def zone_occupied(self, zone: str, state: BuildingState) -> bool:
@@ -241,6 +254,10 @@ class BuildingController:
             self.response.preheat_hours(coldest, self.s.heat_occupied_c, state.outdoor_c), self.s.max_preheat_h
         )
         preheat = to_start <= need_h * self.s.preheat_safety + 0.25
+        if preheat:
+            self._preheat_day = state.when.date()  # latched: warm walls, not just air, before people arrive
+        elif self._preheat_day == state.when.date() and math.isfinite(to_start):
+            preheat = True
         self._learn_recovery(state, rooms, preheat or expected or anyone)
         d = Decision()
         for zone in state.zone_temp_c:
@@ -248,7 +265,7 @@ class BuildingController:
                 d.heat_sp_c[zone] = None
                 d.cool_sp_c[zone] = None
                 continue
-            comfort = occupied[zone] or preheat or (expected and self.occupancy.last_workday_occupied)
+            comfort = occupied[zone] or preheat or expected
             d.heat_sp_c[zone] = self.s.heat_occupied_c if comfort else self.s.heat_setback_c
             d.cool_sp_c[zone] = self.s.cool_occupied_c if comfort else self.s.cool_setback_c
             d.lights_fraction_cap[zone] = None if occupied[zone] else self.s.lights_unoccupied_fraction
@@ -258,13 +275,17 @@ class BuildingController:
             running = self._ventilating.get(ahu, False)
             running = co2 >= self.s.co2_target_ppm or (running and co2 > self.s.vent_off_ppm) or purge
             self._ventilating[ahu] = running
-            # in comfort mode a unit that is short of its setpoint heats continuously instead of thermostat cycling
-            cold = any(
-                d.heat_sp_c.get(z) == self.s.heat_occupied_c
-                and state.zone_temp_c.get(z, 99.0) < self.s.heat_occupied_c - self.s.cycling_band_k
-                for z in zones
-            )
-            running = running or cold
+            # in comfort mode a unit heats continuously once a room falls short, until gains lift every room
+            # above the setpoint: thermostat cycling (1 K band) would let rooms sag below the comfort band
+            comfort = [z for z in zones if d.heat_sp_c.get(z) == self.s.heat_occupied_c]
+            temps = [state.zone_temp_c.get(z, 99.0) for z in comfort]
+            heating = self._heating_run.get(ahu, False)
+            if any(t < self.s.heat_occupied_c - self.s.cycling_band_k for t in temps):
+                heating = True
+            elif not comfort or all(t >= self.s.heat_occupied_c + self.s.cycling_band_k for t in temps):
+                heating = False
+            self._heating_run[ahu] = heating
+            running = running or heating
             fracs = [dcv_fraction(state.zone_co2_ppm.get(z, 400.0), occupied.get(z, False), self.s) for z in zones]
             frac = max([*fracs, self.s.vent_min_fraction if running else 0.0])
             d.vent_fraction[ahu] = frac
