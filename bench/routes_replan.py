@@ -111,10 +111,10 @@ def main(argv: list[str] | None = None) -> None:
         f"re-plan budget {args.budget:g} s\n"
     )
     print(
-        "| method | seed | carers removed | parts orphaned | wall s | assignments changed | unassigned "
+        "| method | seed | carers removed | parts orphaned | wall s | CPU s | assignments changed | unassigned "
         "| travel min | violations |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['method']} | {r['seed']} | {r['absent']} | {r['orphans']} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} "

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
+
 from hub.optimise.routes.instance import Compiled
 from hub.optimise.routes.model import Kpis, Plan, Route, Stop
 
@@ -147,6 +149,52 @@ def partner_tasks(ctx: Compiled, task: int) -> list[int]:
     return ctx.visit_tasks[ctx.tasks[task].visit]
 
 
+@dataclass
+class RouteSlots:
+    """Insertion positions 0..len(items) of a route: the places around each position, the time the
+    carer is ready to leave the previous place, and the latest start allowed at the next stop."""
+
+    items: list[int]
+    prev: np.ndarray
+    next: np.ndarray
+    ready: np.ndarray
+    latest: np.ndarray
+
+
+def route_slots(ctx: Compiled, carer: int, items: list[int], soft: bool) -> RouteSlots:
+    """Quick necessary conditions for inserting into ``items`` (exact check: :func:`time_route`)."""
+    c = ctx.carers[carer]
+    n = len(items) + 1
+    prev = np.empty(n, dtype=int)
+    nxt = np.empty(n, dtype=int)
+    ready = np.empty(n)
+    latest = np.empty(n)
+    timing = time_route(ctx, carer, items, soft) if items else None
+    here = ctx.carer_start[carer]
+    t = c.shift_start
+    for pos in range(n):
+        prev[pos] = here
+        ready[pos] = t
+        if pos < len(items):
+            item = items[pos]
+            t = timing.ends[pos]
+            if item >= 0:
+                here = ctx.tasks[item].place
+    after = ctx.carer_end[carer]
+    bound = c.shift_end
+    for pos in range(n - 1, -1, -1):
+        nxt[pos] = after
+        latest[pos] = bound
+        if pos > 0:
+            item = items[pos - 1]
+            if item >= 0:
+                after = ctx.tasks[item].place
+                bound = ctx.tasks[item].late if not soft else c.shift_end
+            else:
+                bound = break_of(ctx, carer, item).latest_start
+    return RouteSlots(items, prev, nxt, ready, latest)
+
+
 class RouteState:
     """Mutable set of routes (items per carer) plus the pool of unplanned visits."""
 
@@ -154,6 +202,7 @@ class RouteState:
         self.ctx = ctx
         self.routes = routes
         self.soft = soft
+        self._slot_cache: dict[int, RouteSlots] = {}
 
     def carer_of(self) -> dict[int, int]:
         return {item: r for r, items in enumerate(self.routes) for item in items if item >= 0}
@@ -205,48 +254,54 @@ class RouteState:
                     self.routes[r] = []
         return dropped
 
-    def insertion_cost(self, r: int, items: list[int], pos: int, task: int) -> float:
-        ctx = self.ctx
-        w = ctx.problem.weights
-        mat = ctx.minutes[ctx.carers[r].transport]
-        prev = ctx.carer_start[r]
-        for i in reversed(items[:pos]):
-            if i >= 0:
-                prev = ctx.tasks[i].place
-                break
-        nxt = ctx.carer_end[r]
-        for i in items[pos:]:
-            if i >= 0:
-                nxt = ctx.tasks[i].place
-                break
-        p = ctx.tasks[task].place
-        detour = mat[prev, p] + mat[p, nxt] - mat[prev, nxt]
-        kdet = ctx.km[prev, p] + ctx.km[p, nxt] - ctx.km[prev, nxt]
-        cost = w.travel * detour + w.distance * kdet
-        visit = ctx.visits[ctx.tasks[task].visit]
-        if visit.preferred_carers and ctx.carers[r].id not in visit.preferred_carers:
-            cost += w.continuity
-        return float(cost)
+    def _slots(self, r: int) -> RouteSlots:
+        """Per insertion position of route ``r``: neighbouring places and time bounds (cached)."""
+        items = self.routes[r]
+        cached = self._slot_cache.get(r)
+        if cached is not None and cached.items is items:
+            return cached
+        slots = route_slots(self.ctx, r, items, self.soft)
+        self._slot_cache[r] = slots
+        return slots
 
     def _candidates(self, task: int, exclude: set[int]) -> list[tuple[float, int, int]]:
+        """Insertion positions (cost, route, position), cheapest first, that pass quick time bounds."""
         ctx = self.ctx
+        w = ctx.problem.weights
         t = ctx.tasks[task]
-        out = []
-        for r, items in enumerate(self.routes):
+        visit = ctx.visits[t.visit]
+        costs: list[np.ndarray] = []
+        where: list[np.ndarray] = []
+        for r in range(len(self.routes)):
             if r in exclude or not ctx.can_do(r, task):
                 continue
             c = ctx.carers[r]
-            if t.early > c.shift_end or t.late + (1e9 if self.soft else 0) < c.shift_start:
+            if t.early > c.shift_end or (not self.soft and t.late < c.shift_start):
                 continue
-            if not items and c.breaks and not self._may_open(r):
-                continue
-            for pos in range(len(items) + 1):
-                out.append((self.insertion_cost(r, items, pos, task), r, pos))
-        out.sort()
-        return out
-
-    def _may_open(self, r: int) -> bool:
-        return True
+            sl = self._slots(r)
+            mat = ctx.minutes[c.transport]
+            p = t.place
+            to_p = mat[sl.prev, p]
+            from_p = mat[p, sl.next]
+            cost = w.travel * (to_p + from_p - mat[sl.prev, sl.next])
+            if w.distance:
+                cost = cost + w.distance * (ctx.km[sl.prev, p] + ctx.km[p, sl.next] - ctx.km[sl.prev, sl.next])
+            if visit.preferred_carers and c.id not in visit.preferred_carers:
+                cost = cost + w.continuity
+            arrive = sl.ready + to_p
+            ok = np.maximum(arrive, t.early) + t.duration + from_p <= sl.latest + EPS
+            if not self.soft:
+                ok &= arrive <= t.late + EPS
+            idx = np.nonzero(ok)[0]
+            if idx.size:
+                costs.append(cost[idx])
+                where.append(np.column_stack([np.full(idx.size, r), idx]))
+        if not costs:
+            return []
+        allc = np.concatenate(costs)
+        allw = np.concatenate(where)
+        order = np.argsort(allc, kind="stable")
+        return [(float(allc[k]), int(allw[k, 0]), int(allw[k, 1])) for k in order]
 
     def try_insert(self, visit: int, max_checks: int = 60) -> bool:
         """Cheapest feasible insertion of all parts of ``visit``; breaks stay feasible.
