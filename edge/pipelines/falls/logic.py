@@ -61,6 +61,7 @@ class Body:
     feet: tuple[tuple[float, float], ...]  # ankles, fractions of the frame
     points: tuple[tuple[float, float], ...] = ()  # every seen keypoint, fractions of the frame
     head_angle: float | None = None  # neck-to-head from vertical, when the hips are hidden (in bed)
+    whole: bool = False  # head or shoulders and an ankle seen: the height spans the body
 
 
 def point_in_polygon(point: tuple[float, float], polygon: list[Point]) -> bool:
@@ -140,6 +141,7 @@ def body_geometry(kp: np.ndarray, aspect: float, conf: float, placement: str = "
         feet=tuple((pts[i][0], pts[i][1]) for i in ankles),
         points=tuple((p[0], p[1]) for p, ok in zip(pts, seen, strict=True) if ok),
         head_angle=head_angle,
+        whole=bool(ankles) and any(seen[i] for i in (*HEAD, L_SHOULDER, R_SHOULDER)),
     )
 
 
@@ -196,7 +198,8 @@ class PersonTrack:
     track_id: int
     first_t: float
     last_t: float
-    history: deque = field(default_factory=lambda: deque(maxlen=400))  # (t, centre_y, hip_y | nan, angle | nan)
+    # (t, centre_y, hip_y, angle, height ratio), nan where unseen
+    history: deque = field(default_factory=lambda: deque(maxlen=400))
     torso_ref: float | None = None
     floor_y: float | None = None
     stand_height: float | None = None
@@ -316,10 +319,16 @@ class RoomMonitor:
         track.last_t = t
         track.body = body
         nan = float("nan")
-        track.history.append(
-            (t, body.center[1], body.hip[1] if body.hip else nan, body.angle if body.angle is not None else nan)
-        )
         ratio = self._height_ratio(track, body)
+        track.history.append(
+            (
+                t,
+                body.center[1],
+                body.hip[1] if body.hip else nan,
+                body.angle if body.angle is not None else nan,
+                ratio if ratio is not None else nan,
+            )
+        )
         if self._standing_shape(body) and (ratio is None or ratio >= 0.85):
             assert body.torso is not None and body.foot_y is not None
             self.perspective.add(body.foot_y, body.height)
@@ -422,9 +431,9 @@ class RoomMonitor:
 
     def _height_ratio(self, track: PersonTrack, body: Body) -> float | None:
         """Body height now over a standing person's height at the same image row (1 standing, ~0.3 lying)."""
-        if body.visible < 9:
+        if body.visible < 7 or not body.whole or body.foot_y is None:
             return None
-        bottom = body.foot_y if body.foot_y is not None else body.center[1] + body.height / 2
+        bottom = body.foot_y
         expected = self.perspective.expected_height(bottom) or track.stand_height
         return body.height / expected if expected else None
 
@@ -445,6 +454,18 @@ class RoomMonitor:
         )
 
     # -- fall ---------------------------------------------------------------------------------------
+    def _collapse(self, track: PersonTrack, t: float, window: float) -> float | None:
+        """Seconds the body took to go from standing height (ratio ≥ 0.75) to half of it, if that
+        happened within ``window`` s: a collapse in image terms, independent of the camera distance."""
+        hist = [(h[0], h[4]) for h in track.history if t - h[0] <= window and h[4] == h[4]]
+        last_up = None
+        for ht, ratio in hist:
+            if ratio >= 0.75:
+                last_up = ht
+            elif ratio <= 0.5 and last_up is not None:
+                return ht - last_up
+        return None
+
     def _descent(self, track: PersonTrack, t: float, window: float) -> tuple[float, float]:
         """Largest torso-centre descent ending now within ``window`` s, and the time it took."""
         hist = [h for h in track.history if t - h[0] <= window]
@@ -462,12 +483,18 @@ class RoomMonitor:
     def _fall(self, t: float, ts_ms: int, track: PersonTrack) -> list[RoomEvent]:
         body = track.body
         ref = self._scale(track)
-        if body is None or not ref or track.last_t != t:
+        if body is None or not ref:
             return []
+        if track.last_t != t:
+            # unseen since it went down (lying behind furniture, or the model lost a lying body):
+            # the last view stands, so the confirmation time still runs
+            if track.down_since is None or self.open_alarm is not None:
+                return []
+            return self._confirm_fall(t, ts_ms, track, body, ref)
         furniture = self._on_furniture(body)
-        down = not furniture and (
-            self._on_floor_posture(track, body) or self._lying(body) or self._collapsed(track, body, 0.6)
-        )
+        down = not furniture and (self._on_floor_posture(track, body) or self._collapsed(track, body, 0.5))
+        if not down and not furniture and self._height_ratio(track, body) is None and not self._standing(track, body):
+            return []  # too little seen to tell: keep the state of the last frame that showed the body
         if not down:
             track.down_since = None
             return []
@@ -475,11 +502,25 @@ class RoomMonitor:
             track.down_since = t
         if self.open_alarm is not None:
             return []
+        return self._confirm_fall(t, ts_ms, track, body, ref)
+
+    def _confirm_fall(self, t: float, ts_ms: int, track: PersonTrack, body: Body, ref: float) -> list[RoomEvent]:
+        assert track.down_since is not None
         held = t - track.down_since
         drop, took = self._descent(track, t, self.s.fall_window_s + held + 0.5)
         fast = (
             drop >= self.s.fall_drop * ref and drop / took >= self.s.fall_speed * ref and took <= self.s.fall_window_s
         )
+        collapse = self._collapse(track, t, self.s.fall_window_s + held + 0.5)
+        upright = body.angle is not None and body.angle < self.s.upright_angle
+        if (
+            collapse is not None
+            and collapse <= self.s.fall_window_s * 0.75
+            and self._collapsed(track, body, 0.55)
+            and not upright
+        ):
+            fast = True
+            drop, took = max(drop, 0.0), min(took, collapse)
         if fast and held >= self.s.fall_confirm_s:
             return [
                 self._raise(
