@@ -80,6 +80,7 @@ class AlertOut(BaseModel):
     muted: bool
     clip: dict[str, Any] | None = None
     log: list[dict[str, Any]] | None = None
+    notifications: list[dict[str, Any]] | None = None
 
 
 class PushKeys(BaseModel):
@@ -112,7 +113,9 @@ def build_router(service: FallAlertService) -> APIRouter:
             alert = centre.alert_for(alert_id, staff)
         except AlertNotFound as exc:
             raise HTTPException(404, detail=str(exc)) from None
-        return AlertOut(**alert.public(), log=store.alert_log(alert_id) if with_log else None)
+        if not with_log:
+            return AlertOut(**alert.public())
+        return AlertOut(**alert.public(), log=store.alert_log(alert_id), notifications=store.notifications(alert_id))
 
     failures: dict[str, deque[float]] = defaultdict(deque)
 

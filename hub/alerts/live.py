@@ -49,10 +49,6 @@ class LiveFeed:
                 self.unsubscribe(listener)
         return delivered
 
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._listeners)
-
 
 def _offer(queue: asyncio.Queue[dict[str, Any]], message: dict[str, Any]) -> None:
     # A stalled client loses old updates, not the hub's memory; the app refetches on reconnect.

@@ -265,5 +265,10 @@ class AlertStore:
         )
 
     def notifications(self, alert_id: str) -> list[dict[str, Any]]:
-        rows = self._all("SELECT * FROM notifications WHERE alert_id=? ORDER BY id", (alert_id,))
+        """Who was pushed what and when, with the push service's answer (the alert's audit trail)."""
+        rows = self._all(
+            "SELECT n.round, n.audience, s.name AS staff, n.sent_at, n.status FROM notifications n "
+            "JOIN staff s ON s.id = n.staff_id WHERE n.alert_id=? ORDER BY n.sent_at, n.id",
+            (alert_id,),
+        )
         return [dict(r) for r in rows]

@@ -70,6 +70,15 @@ def test_escalation_widens_to_everyone_on_shift_until_acknowledged(
     assert service.tick() == []
     assert len(receiver.wait_for(5, timeout=0.5)) == 4  # nothing after the acknowledgement
     assert receiver.rejected == []
+    alert_id = got[0].payload["alert_id"]
+    assert wait_until(lambda: len(service.store.notifications(alert_id)) == 4)  # written after each answer
+    trail = service.store.notifications(alert_id)
+    assert sorted((n["staff"], n["round"], n["audience"], n["status"]) for n in trail) == [
+        ("Anna", 0, "room", "ok 201"),
+        ("Anna", 1, "room", "ok 201"),
+        ("Anna", 2, "home", "ok 201"),
+        ("Bo", 2, "home", "ok 201"),
+    ]
 
 
 def test_expired_subscription_is_dropped(service: FallAlertService, feed: Feeder, receiver: PushReceiver) -> None:
