@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class VideoSourceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: SourceKind = "file"
+    kind: SourceKind = Field("file", description="default: from the uri (rtsp://, http://, /dev/video0 or 0, a file)")
     uri: str = Field("", description="file path, /dev/video0 or 0, rtsp://… or http://…/mjpeg; unused for picamera2")
     width: int | None = Field(None, ge=16, description="requested capture width (cameras)")
     height: int | None = Field(None, ge=16, description="requested capture height (cameras)")
@@ -39,10 +39,32 @@ class VideoSourceConfig(BaseModel):
     )
     loop: bool = Field(False, description="files: start again at the end (demo)")
     start_frame: int = Field(0, ge=0, description="files: first frame to read")
-    max_frames: int | None = Field(None, ge=1, description="stop after this many frames (tests)")
+    max_frames: int | None = Field(None, ge=1, description="stop after this many frames, as if stopped (tests)")
     replay_start: datetime | None = Field(None, description="files: wall-clock time of frame 0 (default: now)")
     queue_size: int = Field(2, ge=1, le=64, description="frames buffered between grabber and consumer")
     reconnect_s: float = Field(5.0, gt=0, description="wait before re-opening a lost camera or stream")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_from_uri(cls, data: object) -> object:
+        if isinstance(data, dict) and "kind" not in data:
+            data = {**data, "kind": source_kind_of(str(data.get("uri", "")))}
+        return data
+
+
+def source_kind_of(uri: str) -> SourceKind:
+    """The source kind a URI implies: ``rtsp://`` → rtsp, ``http(s)://`` → mjpeg, ``/dev/video*`` or a
+    number → usb, ``picamera2`` → picamera2, anything else → a video file."""
+    lowered = uri.lower()
+    if lowered.startswith(("rtsp://", "rtsps://")):
+        return "rtsp"
+    if lowered.startswith(("http://", "https://")):
+        return "mjpeg"
+    if lowered.startswith("/dev/video") or lowered.isdigit():
+        return "usb"
+    if lowered == "picamera2":
+        return "picamera2"
+    return "file"
 
 
 @dataclass(frozen=True)
@@ -153,6 +175,7 @@ class FrameGrabber:
         self.dropped = 0
         self.read_frames = 0
         self.lost = False
+        self.limit_reached = False  # stopped at max_frames: like a stop, not the end of the file
         self.want = lambda index: True
         self._queue: queue.Queue[Frame | None] = queue.Queue(maxsize=cfg.queue_size)
         self._thread: threading.Thread | None = None
@@ -205,6 +228,7 @@ class FrameGrabber:
         loop_offset_s = 0.0  # seconds of replay before the current pass through the file
         while not self.stop.is_set():
             if cfg.max_frames is not None and self.read_frames >= cfg.max_frames:
+                self.limit_reached = True
                 return
             if cfg.kind == "file":
                 t_s = loop_offset_s + index / self.fps

@@ -66,6 +66,11 @@ class DetectorConfig(_Strict):
     conf: float = Field(0.25, gt=0, lt=1, description="minimum detection confidence")
     iou: float = Field(0.7, gt=0, lt=1, description="NMS IoU threshold")
     threads: int = Field(2, ge=1, le=16, description="inference threads")
+    extra_classes: dict[int, TrafficClass] = Field(
+        default_factory=dict,
+        description="more COCO class ids to count as a traffic class, for unusual views: seen straight from "
+        "above, the COCO model calls many cars 'cell phone' (67), so such a camera may set {67: car}",
+    )
     class_conf: dict[TrafficClass, float] = Field(
         default_factory=dict, description="per-class minimum confidence above `conf`, e.g. {heavy: 0.4}"
     )

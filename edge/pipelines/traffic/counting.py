@@ -22,8 +22,10 @@ RIDER = "rider"  # a person on a bicycle or motorcycle: counted through the vehi
 STATE_VERSION = 1
 
 
-def traffic_labels(coco_cls: np.ndarray) -> list[str]:
-    return [COCO_TO_TRAFFIC.get(int(c), "") for c in coco_cls]
+def traffic_labels(coco_cls: np.ndarray, extra: dict[int, str] | None = None) -> list[str]:
+    """Traffic class of each COCO id ("" for others); ``extra`` adds view-specific ids (see DetectorConfig)."""
+    table = {**COCO_TO_TRAFFIC, **(extra or {})}
+    return [table.get(int(c), "") for c in coco_cls]
 
 
 def relabel_riders(xyxy: np.ndarray, labels: list[str], min_overlap: float = 0.3) -> list[str]:

@@ -119,6 +119,7 @@ class TrafficPipeline(Pipeline):
         self._detector_ms: deque[float] = deque(maxlen=50)
         self._grabber: FrameGrabber | None = None
         self._reset_reference = False
+        self._last_seen: dict[int, float] = {}
         self.crossing_log: list[tuple[float, str, str, str]] | None = None  # (t_s, line, class, direction), eval
 
     # -- heartbeat ---------------------------------------------------------------------------------
@@ -147,7 +148,8 @@ class TrafficPipeline(Pipeline):
         detector = make_detector(
             d.backend,
             resolve_model_path(d.model),
-            DetectorSettings(conf=d.conf, iou=d.iou, classes=COCO_IDS, threads=d.threads),
+            DetectorSettings(conf=d.conf, iou=d.iou, classes=tuple(sorted({*COCO_IDS, *d.extra_classes})),
+                             threads=d.threads),
         )
         grabber = FrameGrabber(cfg.source, stop=self.ctx.stop)
         self._grabber = grabber
@@ -191,7 +193,7 @@ class TrafficPipeline(Pipeline):
                 self._detect_and_count(detector, tracker, votes, geometry, batch)
                 batch = []
             else:
-                ended = not self.ctx.stop.is_set()
+                ended = not self.ctx.stop.is_set() and not grabber.limit_reached
             if batch and geometry is not None:
                 self._detect_and_count(detector, tracker, votes, geometry, batch)
         finally:
@@ -238,16 +240,22 @@ class TrafficPipeline(Pipeline):
         class_conf = self.config.detector.class_conf
         if not class_conf or not len(dets):
             return dets
-        minimum = [class_conf.get(label, 0.0) for label in traffic_labels(dets.cls)]  # type: ignore[call-overload]
+        labels = traffic_labels(dets.cls, self.config.detector.extra_classes)  # type: ignore[arg-type]
+        minimum = [class_conf.get(label, 0.0) for label in labels]  # type: ignore[call-overload]
         return dets.select(dets.conf >= np.array(minimum, np.float32))
 
     def _count(self, frame: Frame, dets: Detections, tracker: ByteTracker, votes: ClassVotes, g: _Geometry) -> None:
         tracks = tracker.update(dets, frame.t_s)
-        labels = relabel_riders(tracks.xyxy, traffic_labels(tracks.cls))
+        labels = relabel_riders(tracks.xyxy, traffic_labels(tracks.cls, self.config.detector.extra_classes))  # type: ignore[arg-type]
         for tid, label, conf in zip(tracks.track_id.tolist(), labels, tracks.conf.tolist(), strict=True):
             votes.add(tid, label, conf)
         anchors = bbox_anchor(tracks.xyxy, self.config.anchor)
-        alive = set(tracks.track_id.tolist())
+        for tid in tracks.track_id.tolist():
+            self._last_seen[tid] = frame.t_s
+        # a track unmatched for a frame or two is only lost, not ended: keep its side and votes
+        horizon = self.config.tracker.lost_track_buffer_s + 1.0
+        alive = {tid for tid, seen in self._last_seen.items() if frame.t_s - seen <= horizon}
+        self._last_seen = {tid: self._last_seen[tid] for tid in alive}
         changed = False
         for crossing, classes in g.crossings:
             for tid, point in zip(tracks.track_id.tolist(), anchors, strict=True):
