@@ -132,8 +132,9 @@ def print_report(name: str, report: dict[str, dict[str, Any]], run: ClipRun, out
     out.write(f"{name}: {run.frames} frames in {run.seconds:.1f} s ({run.frames / max(run.seconds, 1e-9):.1f} fps)\n")
     out.write(f"{'class[:direction]':28} {'counted':>7} {'true':>5} {'full':>7} {'segment':>8}\n")
     for key, row in report.items():
-        out.write(f"{key:28} {row['counted']:7d} {row['true']:5d} {_fmt(row['full_sample']):>7} "
-                  f"{_fmt(row['segment']):>8}\n")
+        out.write(
+            f"{key:28} {row['counted']:7d} {row['true']:5d} {_fmt(row['full_sample']):>7} {_fmt(row['segment']):>8}\n"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -513,18 +513,29 @@ class RoomMonitor:
         )
         collapse = self._collapse(track, t, self.s.fall_window_s + held + 0.5)
         upright = body.angle is not None and body.angle < self.s.upright_angle
+        rule = "descent"
         if (
             collapse is not None
             and collapse <= self.s.fall_window_s * 0.75
-            and self._collapsed(track, body, 0.55)
+            and self._collapsed(track, body, 0.45)
             and not upright
+            and not body.folded
         ):
-            fast = True
+            fast, rule = True, "collapse"
             drop, took = max(drop, 0.0), min(took, collapse)
         if fast and held >= self.s.fall_confirm_s:
             return [
                 self._raise(
-                    "fall", t, ts_ms, track, {"descent_torso": round(drop / ref, 2), "descent_s": round(took, 2)}
+                    "fall",
+                    t,
+                    ts_ms,
+                    track,
+                    {
+                        "rule": rule,
+                        "descent_torso": round(drop / ref, 2),
+                        "descent_s": round(took, 2),
+                        "seen": track.last_t == t,
+                    },
                 )
             ]
         slide_drop, slide_took = self._descent(track, t, self.s.slide_window_s + held + 0.5)
@@ -542,7 +553,12 @@ class RoomMonitor:
                     t,
                     ts_ms,
                     track,
-                    {"descent_torso": round(slide_drop / ref, 2), "descent_s": round(slide_took, 2), "slow": True},
+                    {
+                        "rule": "slide",
+                        "descent_torso": round(slide_drop / ref, 2),
+                        "descent_s": round(slide_took, 2),
+                        "slow": True,
+                    },
                 )
             ]
         return []
