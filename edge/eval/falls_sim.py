@@ -716,9 +716,8 @@ class Score:
         for i, a in enumerate(alarms):
             if i not in matched and a.severity == "critical":
                 self.false_alarms += 1
-                self.false_alarm_names.append(
-                    f"{out.scenario.name}@{out.t(a):.0f}s:{a.kind}:{a.details.get('rule', '')}{'' if a.details.get('seen', True) else ':unseen'}"
-                )
+                rule = str(a.details.get("rule", "")) + ("" if a.details.get("seen", True) else ":unseen")
+                self.false_alarm_names.append(f"{out.scenario.name}@{out.t(a):.0f}s:{a.kind}:{rule}")
         if not truth.falls:
             self.nights += out.scenario.duration / (8 * 3600)
         warnings = [out.t(e) for e in out.events if e.kind == "bed_exit_warning"]
