@@ -93,7 +93,8 @@ function connect() {
   state.source = source;
   source.addEventListener("hello", () => { setLive(true); reload().catch(() => {}); });
   source.addEventListener("alert", (event) => upsert(JSON.parse(event.data).alert));
-  source.onerror = () => setLive(false);  // EventSource reconnects by itself; "hello" refetches
+  // EventSource reconnects by itself and "hello" refetches; a 401 on the probe means the session ended.
+  source.onerror = () => { setLive(false); api("/falls/me").catch(() => {}); };
 }
 
 function upsert(alert) {

@@ -107,6 +107,12 @@ def test_shift_and_push_subscription(service, client: TestClient) -> None:
     assert client.post("/falls/push/subscriptions", json=bad, headers=headers).status_code == 422
 
 
+def test_openapi_documents_the_staff_api(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/falls/login", "/falls/alerts", "/falls/alerts/{alert_id}/ack", "/falls/stream"} <= set(paths)
+    assert not any(p.startswith("/app") for p in paths)
+
+
 def test_pwa_files_are_served(client: TestClient) -> None:
     page = client.get("/app/")
     assert page.status_code == 200 and "<canvas" in page.text
