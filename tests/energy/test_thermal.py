@@ -49,3 +49,34 @@ def test_plan_preheats_before_occupancy_and_in_cheap_hours() -> None:
     shifted = plan_heating(TRUE, 16.0, outdoor, occupied, cheap_night)
     assert sum(shifted.heat_kw[:5]) > sum(flat.heat_kw[:5])  # buys heat while it is cheap
     assert shifted.cost <= sum(p * q for p, q in zip(cheap_night, flat.heat_kw, strict=True)) + 1e-6
+
+
+def test_controller_mpc_fits_from_readings_and_times_the_morning_start() -> None:
+    import datetime as dt
+
+    from edge.pipelines.energy.control import BuildingState, ControlSettings, PreheatPlanner
+
+    s = ControlSettings(mpc=True, mpc_fit_hours=48, workday_start_h=8.0)
+    planner = PreheatPlanner(s.mpc_fit_hours)
+    temps, outdoor, heat, occupied = _history(hours=24 * 4)
+    start = dt.datetime(2025, 2, 24)
+    for h in range(len(temps)):
+        state = BuildingState(
+            when=start + dt.timedelta(hours=h),
+            outdoor_c=outdoor[h],
+            zone_temp_c={"Class": temps[h]},
+            zone_co2_ppm={"Class": 500.0},
+            zone_occupants={"Class": 10.0 if occupied[h] else 0.0},
+            heat_kw=heat[h],
+        )
+        planner.observe(state, ["Class"])
+    assert isinstance(planner.model, RCModel) and planner.model.a == pytest.approx(TRUE.a, rel=0.3)
+    cold = BuildingState(
+        when=start, outdoor_c=-5.0, zone_temp_c={"Class": 16.0}, zone_co2_ppm={}, zone_occupants={}, heat_kw=0.0
+    )
+    assert planner.preheat_now(cold, to_start=1.0, s=s) is True
+    warm = BuildingState(
+        when=start, outdoor_c=-5.0, zone_temp_c={"Class": 21.5}, zone_co2_ppm={}, zone_occupants={}, heat_kw=0.0
+    )
+    assert planner.preheat_now(warm, to_start=3.0, s=s) is False
+    assert planner.preheat_now(cold, to_start=float("inf"), s=s) is None

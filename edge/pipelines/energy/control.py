@@ -40,14 +40,14 @@ class ControlSettings(BaseModel):
     workday_end_h: float = Field(17.0, description="fallback: last occupancy on a workday, until learned")
     workdays: list[int] = Field([0, 1, 2, 3, 4], description="weekday numbers (Monday 0) with expected occupancy")
     max_preheat_h: float = Field(4.0, gt=0, description="never start heating earlier than this before occupancy")
-    preheat_safety: float = Field(
-        1.0, ge=1, description="factor on the predicted warm-up time"
-    )
+    preheat_safety: float = Field(1.0, ge=1, description="factor on the predicted warm-up time")
     standby_switchable_fraction: float = Field(
         0.5, ge=0, le=1, description="share of plug load on switchable circuits, cut when the building is empty"
     )
     lights_unoccupied_fraction: float = Field(0.05, ge=0, le=1, description="lighting left on in empty zones")
     vacancy_minutes: int = Field(20, ge=0, description="a zone counts as empty this long after its last presence")
+    mpc: bool = Field(False, description="plan preheat with the fitted grey-box model (LP) instead of the warm-up rate")
+    mpc_fit_hours: int = Field(72, ge=24, description="hours of readings before the grey-box model is fitted")
 
 
 class SafetyLimits(BaseModel):
@@ -73,6 +73,7 @@ class BuildingState:
     zone_temp_c: dict[str, float]
     zone_co2_ppm: dict[str, float]
     zone_occupants: dict[str, float]
+    heat_kw: float | None = None  # building heat demand, for the optional MPC
 
 
 @dataclass
@@ -233,6 +234,7 @@ class BuildingController:
         self._ventilating: dict[str, bool] = {}
         self._heating_run: dict[str, bool] = {}
         self._preheat_day: dt.date | None = None
+        self._mpc = PreheatPlanner(settings.mpc_fit_hours)
         self._recovery: tuple[dt.datetime, float, float] | None = None  # start, mean temp, outdoor
 
     def zone_occupied(self, zone: str, state: BuildingState) -> bool:
@@ -254,6 +256,10 @@ class BuildingController:
             self.response.preheat_hours(coldest, self.s.heat_occupied_c, state.outdoor_c), self.s.max_preheat_h
         )
         preheat = to_start <= need_h * self.s.preheat_safety + 0.25
+        if self.s.mpc:
+            self._mpc.observe(state, rooms)
+            planned = self._mpc.preheat_now(state, to_start, self.s)
+            preheat = preheat if planned is None else planned
         if preheat:
             self._preheat_day = state.when.date()  # latched: warm walls, not just air, before people arrive
         elif self._preheat_day == state.when.date() and math.isfinite(to_start):
@@ -307,3 +313,71 @@ class BuildingController:
             if heating_up and hours > 0.2:
                 self.response.update(0.5 * (out0 + state.outdoor_c), (mean_t - t0) / hours)
             self._recovery = None
+
+
+class PreheatPlanner:
+    """Optional MPC for the morning start: hourly readings fit a 1R1C model (``thermal.RCModel``); before expected
+    arrival an LP plan (``thermal.plan_heating``, persistence forecast) says whether heat is needed in this hour."""
+
+    def __init__(self, fit_hours: int) -> None:
+        self.fit_hours = fit_hours
+        self.rows: list[tuple[float, float, float, bool]] = []  # hour-start mean room °C, outdoor, heat kW, occupied
+        self._acc: list[tuple[float, float, float, bool]] = []
+        self._hour: dt.datetime | None = None
+        self.model: object | None = None
+        self._fitted_at = 0
+
+    def observe(self, state: BuildingState, rooms: list[str]) -> None:
+        if not rooms or state.heat_kw is None:
+            return
+        hour = state.when.replace(minute=0, second=0, microsecond=0)
+        if self._hour is not None and hour != self._hour and self._acc:
+            n = len(self._acc)
+            self.rows.append(
+                (
+                    self._acc[0][0],
+                    sum(r[1] for r in self._acc) / n,
+                    sum(r[2] for r in self._acc) / n,
+                    any(r[3] for r in self._acc),
+                )
+            )
+            self._acc = []
+        self._hour = hour
+        mean_t = sum(state.zone_temp_c[z] for z in rooms) / len(rooms)
+        occupied = any(v >= OCCUPIED_PERSONS for v in state.zone_occupants.values())
+        self._acc.append((mean_t, state.outdoor_c, state.heat_kw, occupied))
+        if len(self.rows) >= self.fit_hours and len(self.rows) - self._fitted_at >= 24:
+            self._fit()
+
+    def _fit(self) -> None:
+        from edge.pipelines.energy.thermal import RCModel
+
+        rows = self.rows[-24 * 14 :]
+        try:
+            self.model = RCModel.fit(
+                [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]
+            )
+        except ValueError:
+            self.model = None
+        self._fitted_at = len(self.rows)
+
+    def preheat_now(self, state: BuildingState, to_start: float, s: ControlSettings) -> bool | None:
+        """True/False when the model decides; None when there is no model or no arrival within the horizon."""
+        from edge.pipelines.energy.thermal import RCModel, plan_heating
+
+        if not isinstance(self.model, RCModel) or not math.isfinite(to_start) or to_start > s.max_preheat_h:
+            return None
+        horizon = math.ceil(to_start) + 3
+        occupied = [k >= to_start for k in range(horizon)]
+        rooms = [z for z in state.zone_temp_c if not is_service_zone(z)]
+        t0 = sum(state.zone_temp_c[z] for z in rooms) / len(rooms)
+        plan = plan_heating(
+            self.model,
+            t0,
+            [state.outdoor_c] * horizon,
+            occupied,
+            [1.0] * horizon,
+            low_occupied_c=s.heat_occupied_c - 0.5,
+            low_empty_c=s.heat_setback_c - 1.0,
+        )
+        return plan.heat_kw[0] > 0.05 * self.model.q_max_kw

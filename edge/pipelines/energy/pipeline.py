@@ -76,6 +76,8 @@ def state_from_points(values: dict[str, float], points: list[Point], when: dt.da
             s.zone_occupants[p.zone] = v
         elif p.kind == "outdoor_temp":
             s.outdoor_c = v
+        elif p.kind == "heat_kw":
+            s.heat_kw = v
     return s
 
 

@@ -218,6 +218,7 @@ def to_state(step: Step) -> BuildingState:
         zone_temp_c=step.zone_temp_c,
         zone_co2_ppm=step.zone_co2_ppm,
         zone_occupants=step.zone_occupants,
+        heat_kw=to_sample(step).heat_kwh / step.step_h,
     )
 
 
