@@ -65,7 +65,10 @@ def kpi_table(results: dict[tuple, tb.RunResult], cities: list[str], names: list
                 base, ours = results.get((b, city, name, "baseline")), results.get((b, city, name, "ours"))
                 if not base or not ours:
                     continue
-                for label, r in (("baseline", base), ("ours", ours)):
+                mpc = results.get((b, city, name, "ours-mpc"))
+                for label, r in (("baseline", base), ("ours", ours), ("ours-mpc", mpc)):
+                    if r is None:
+                        continue
                     k = r.kpis.as_dict()
                     lines.append(
                         f"| {b} | {city} | {name} | {label} | " + " | ".join(_fmt(k[c]) for c in KPI_COLS) + " |"
@@ -182,11 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-faults", action="store_true")
     ap.add_argument("--annual", action="store_true", help="also run the annual scenario (Helsinki)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--mpc", action="store_true", help="also run the controller with the MPC preheat planner")
     args = ap.parse_args(argv)
     cities, names, buildings = args.cities.split(","), args.scenarios.split(","), args.buildings.split(",")
     jobs: list[tuple[str, str, str, str, str | None]] = [
         (b, c, n, ctl, None) for b in buildings for c in cities for n in names for ctl in ("baseline", "ours")
     ]
+    if args.mpc:
+        jobs += [(b, c, n, "ours-mpc", None) for b in buildings for c in cities for n in names]
     if args.annual:
         jobs += [(b, "Helsinki", "annual", ctl, None) for b in buildings for ctl in ("baseline", "ours")]
         names = [*names, "annual"]

@@ -290,8 +290,10 @@ def run_scenario(
     settings: ControlSettings | None = None,
     limits: SafetyLimits | None = None,
 ) -> RunResult:
-    """Run one building × scenario with ``controller`` "baseline" (the model's own) or "ours"."""
+    """Run one building × scenario with ``controller`` "baseline" (the model's own), "ours" or "ours-mpc"."""
     settings = settings or building_settings(building)
+    if controller == "ours-mpc":
+        settings = settings.model_copy(update={"mpc": True})
     limits = limits or SafetyLimits()
     sched = ModelSchedules.of(building)
     area_guess = {"PrimarySchool": 6871.0, "SmallOffice": 511.0}[building]
