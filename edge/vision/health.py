@@ -80,7 +80,7 @@ def conditions(
     sig = recent[-1]
     found: dict[str, float] = {}
     if sig.brightness < th.dark_mean:
-        found["too_dark"] = sig.brightness
+        return {"too_dark": sig.brightness}  # a dark view has no contrast to judge cover, focus or aim by
     if reference is None:
         if sig.contrast < 4.0:  # nothing learned yet: only a blank view counts as covered
             found["covered"] = sig.contrast
