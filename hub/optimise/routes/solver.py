@@ -10,9 +10,11 @@ Example
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from typing import Literal
 
 from hub.optimise.routes.continuity import carers_by_citizen, with_preferences
@@ -120,12 +122,36 @@ def plan_day(
         routes = finish(ctx, routes, soft, t0 + budget_s * 1.2 + 2)
         plan = build_plan(ctx, routes, "pyvrp", time.perf_counter() - t0, soft)
     else:
-        from hub.optimise.routes.engine_ortools import solve_ortools
-
-        ctx = compile_problem(problem, pin_doubles=False)
-        plan = solve_ortools(ctx, budget_s, seed, progress, t0)
+        plan = _plan_ortools(problem, budget_s, seed, progress, t0)
     _report(progress, 1.0, f"done: {plan.kpis.assigned}/{plan.kpis.visits} visits planned")
     return plan
+
+
+def _plan_ortools(problem: Problem, budget_s: float, seed: int, progress: ProgressFn | None, t0: float) -> Plan:
+    """OR-Tools engine in this process, or in a fresh one if its library cannot load here.
+
+    OR-Tools and ``highspy`` bundle different builds of HiGHS and cannot share a process (either
+    import order fails); the hub also loads the fleet optimiser, so this keeps planning working.
+    """
+    try:
+        from hub.optimise.routes.engine_ortools import solve_ortools
+    except ImportError as exc:
+        log.warning("OR-Tools cannot load in this process (%s); planning in a subprocess", exc)
+        _report(progress, 0.05, "planning with OR-Tools in a subprocess")
+        ctx_mp = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=1, mp_context=ctx_mp) as pool:
+            text = pool.submit(_ortools_json, problem.model_dump_json(), budget_s, seed).result()
+        plan = Plan.model_validate_json(text)
+        plan.runtime_s = round(time.perf_counter() - t0, 3)
+        return plan
+    ctx = compile_problem(problem, pin_doubles=False)
+    return solve_ortools(ctx, budget_s, seed, progress, t0)
+
+
+def _ortools_json(problem_json: str, budget_s: float, seed: int) -> str:
+    """Subprocess entry point: plan with OR-Tools and return the plan as JSON."""
+    problem = Problem.model_validate_json(problem_json)
+    return plan_day(problem, budget_s=budget_s, seed=seed, engine="ortools").model_dump_json()
 
 
 def plan_days(
