@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from hub.alerts.model import (
+    CLEARING_KINDS,
     KIND_RANK,
     OPENING_KINDS,
     REPORT_KINDS,
@@ -176,7 +177,7 @@ class AlertCentre:
 
     def _apply_follow_up(self, alert: Alert, kind: str, now: float) -> bool:
         """``got_up`` resolves; ``staff_present`` downgrades or suppresses per config. True if it changed."""
-        if alert.state == "resolved":
+        if alert.state == "resolved" or kind not in CLEARING_KINDS | STAFF_KINDS:
             return False
         if kind in STAFF_KINDS:
             policy = self.settings.staff_present

@@ -19,6 +19,7 @@ Severity = Literal["info", "warning", "critical"]
 
 # Event kinds that open (or upgrade) an alert; the others act on an existing one.
 OPENING_KINDS = frozenset({"bed_exit_warning", "fall", "on_floor"})
+CLEARING_KINDS = frozenset({"got_up"})
 STAFF_KINDS = frozenset({"staff_present"})
 REPORT_KINDS = frozenset({"night_report"})
 

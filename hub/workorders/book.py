@@ -26,7 +26,8 @@ EARTH_RADIUS_M = 6_371_008.8
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
   order_id INTEGER PRIMARY KEY AUTOINCREMENT, status TEXT NOT NULL, rdd_class TEXT NOT NULL, severity TEXT NOT NULL,
-  lat REAL NOT NULL, lon REAL NOT NULL, sigma REAL NOT NULL, width REAL, length REAL, area REAL, road_class TEXT,
+  lat REAL NOT NULL, lon REAL NOT NULL, sigma REAL NOT NULL, extent_m REAL DEFAULT 0,
+  width REAL, length REAL, area REAL, road_class TEXT,
   priority INTEGER, sla_due_ms INTEGER, contractor TEXT, created_ms INTEGER, updated_ms INTEGER,
   first_passed_ms INTEGER, last_seen_ms INTEGER, observations INTEGER DEFAULT 0, drives INTEGER DEFAULT 0,
   clean_passes INTEGER DEFAULT 0, dispatch_pending INTEGER DEFAULT 0, dispatch_due_passed_ms INTEGER,
@@ -60,8 +61,9 @@ def class_family(rdd_class: str) -> str:
 
 @dataclass(frozen=True)
 class ClusterSettings:
-    radius_m: float = 4.0
-    max_radius_m: float = 8.0
+    radius_m: float = 5.0
+    max_radius_m: float = 10.0
+    join_m: float = 2.0  # potholes this close form one repair job
     reopen_window_days: float = 180.0
     clean_passes_to_close_open: int = 2
 
@@ -174,7 +176,9 @@ class WorkOrderBook:
                 continue
             d = ground_distance_m(obs["lat"], obs["lon"], row["lat"], row["lon"])
             sigma = math.hypot(obs["position_sigma_m"], row["sigma"])
-            gate = min(self.s.max_radius_m, max(self.s.radius_m, 2.0 * sigma))
+            # a damage area (several potholes) grows its order's reach: neighbouring potholes join it
+            reach = row["extent_m"] + max(obs["width_m"], obs["length_m"]) / 2 + self.s.join_m
+            gate = min(self.s.max_radius_m, max(self.s.radius_m, 2.0 * sigma, reach))
             if d <= gate and d < best_d:
                 best, best_d = dict(row), d
         return best
@@ -187,6 +191,7 @@ class WorkOrderBook:
         lat = sum(w * o["lat"] for w, o in zip(weights, obs, strict=True)) / total
         lon = sum(w * o["lon"] for w, o in zip(weights, obs, strict=True)) / total
         sigma = 1.0 / math.sqrt(total)
+        extent = max(ground_distance_m(lat, lon, o["lat"], o["lon"]) + max(o["width"], o["length"]) / 2 for o in obs)
         votes: dict[str, float] = {}
         for o in obs:
             votes[o["rdd_class"]] = votes.get(o["rdd_class"], 0.0) + o["confidence"]
@@ -201,10 +206,11 @@ class WorkOrderBook:
         prio = priority_for(rdd_class, severity, area, road_class)
         drives = len({o["drive_id"] for o in obs})
         self._db.execute(
-            "UPDATE orders SET lat=?, lon=?, sigma=?, rdd_class=?, severity=?, width=?, length=?, area=?, priority=?,"
+            "UPDATE orders SET lat=?, lon=?, sigma=?, extent_m=?, rdd_class=?, severity=?, width=?, length=?, area=?,"
+            " priority=?,"
             " sla_due_ms=?, observations=?, drives=?, last_seen_ms=MAX(COALESCE(last_seen_ms,0), ?), updated_ms=?"
             " WHERE order_id=?",
-            (lat, lon, sigma, rdd_class, severity, width, length, area, prio.level,
+            (lat, lon, sigma, extent, rdd_class, severity, width, length, area, prio.level,
              sla_due_ms(order["created_ms"], prio), len(obs), drives, max(o["passed_ms"] for o in obs), now_ms,
              order_id))
 

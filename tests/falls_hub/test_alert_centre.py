@@ -91,6 +91,24 @@ def test_got_up_that_overtakes_its_fall_resolves_it_on_arrival(service, feed: Fe
     assert service.tick() == []
 
 
+def test_on_floor_that_overtakes_its_fall_joins_it(service, feed: Feeder) -> None:
+    feed(fall_event(kind="on_floor", event_id="floor-1", related="fall-1"), seq=11)
+    feed(fall_event(event_id="fall-1"), seq=10)
+    alert = only_alert(service)
+    assert (alert.kind, alert.state) == ("on_floor", "open")
+    feed(fall_event(kind="got_up", event_id="up-1", related="fall-1"), seq=12)
+    assert only_alert(service, "history").resolution == "got_up"
+
+
+def test_late_fall_is_not_closed_by_an_opening_event_that_referred_to_it(service, feed: Feeder) -> None:
+    nurse = add_staff(service, "anna")
+    feed(fall_event(kind="on_floor", event_id="floor-1", related="fall-1"), seq=11)
+    service.resolve(only_alert(service).id, nurse)
+    feed(fall_event(event_id="fall-1"), seq=10)  # arrives after staff closed the room's alert
+    late = only_alert(service)
+    assert (late.kind, late.state, late.resolution) == ("fall", "open", None)
+
+
 @pytest.mark.parametrize(
     ("policy", "state", "severity", "muted", "reminders"),
     [

@@ -41,6 +41,7 @@ class AnalyzerSettings:
     coverage_spacing_m: float = 5.0
     road_class: str = "local"
     gnss_sigma_m: float = 5.0
+    emit_delay_s: float = 15.0  # wait after passing so GNSS fixes after the damage also fix its position
     crops: bool = True
     quality: QualityThresholds = field(default_factory=QualityThresholds)
 
@@ -79,6 +80,7 @@ class RoadAnalyzer:
         self._crops = 0
         self._timing = {"frame_ms": 0.0, "detect_ms": 0.0, "redact_ms": 0.0}
         self._frames = 0
+        self._finished: list[tuple[float, DamageTrack]] = []  # (emit when, track)
 
     # ------------------------------------------------------------------ inputs
 
@@ -114,9 +116,10 @@ class RoadAnalyzer:
 
     def flush(self, ts: float) -> None:
         """End of drive: finish every track and report the remaining coverage."""
-        for track in list(self.tracker.tracks.values()):
-            self.tracker.tracks.pop(track.track_id)
+        for track in [t for _, t in self._finished] + list(self.tracker.tracks.values()):
+            self.tracker.tracks.pop(track.track_id, None)
             self._observe(track, ts)
+        self._finished = []
         self._emit_coverage(ts, final=True)
 
     # ------------------------------------------------------------------ steps
@@ -161,6 +164,10 @@ class RoadAnalyzer:
     def _finish_tracks(self, ts: float, pose: Pose) -> None:
         along = {tid: pose.along(*t.position()) for tid, t in self.tracker.tracks.items()}
         for track in self.tracker.finished(ts, along, self.s.view_near_m):
+            self._finished.append((ts + self.s.emit_delay_s, track))
+        due = [t for when, t in self._finished if when <= ts]
+        self._finished = [(when, t) for when, t in self._finished if when > ts]
+        for track in due:
             self._observe(track, ts)
 
     def _observe(self, track: DamageTrack, now: float) -> None:
@@ -171,7 +178,7 @@ class RoadAnalyzer:
         last = track.last
         pose = self.vehicle.pose(last.ts)
         speed = pose.speed_mps if pose else 0.0
-        passed = min(now, last.ts + (last.forward / speed if speed > 0.5 else 0.0))
+        passed = min(now, last.ts + (max(0.0, last.forward) / speed if speed > 0.5 else 0.0))
         lat, lon, n_fixes = self.vehicle.to_latlon(east, north, passed)
         sigma = math.hypot(self.s.gnss_sigma_m / math.sqrt(max(1, n_fixes)),
                            track.spread_m() / math.sqrt(len(track.sightings)))
@@ -230,7 +237,7 @@ class RoadAnalyzer:
 
     def _emit_coverage(self, ts: float, final: bool) -> None:
         start = self._period_start if self._period_start is not None else ts
-        active = [t.position() for t in self.tracker.tracks.values()]
+        active = [t.position() for t in self.tracker.tracks.values()] + [t.position() for _, t in self._finished]
         ripe, keep = [], []
         for p in self._view_points:
             passed = self._odometer - p.odometer >= self.s.view_far_m + 2.0

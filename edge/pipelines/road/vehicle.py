@@ -62,7 +62,7 @@ class Pose:
 class VehicleTrack:
     """GNSS fixes of one drive → smooth poses for frame timestamps and map offsets for observations."""
 
-    def __init__(self, offset_window_s: float = 20.0, keep_s: float = 600.0) -> None:
+    def __init__(self, offset_window_s: float = 25.0, keep_s: float = 600.0) -> None:
         self.offset_window_s = offset_window_s
         self.keep_s = keep_s
         self.frame: LocalFrame | None = None
@@ -71,6 +71,7 @@ class VehicleTrack:
         self._gnss: list[tuple[float, float]] = []  # measured position at each fix
         self._vel: list[tuple[float, float]] = []
         self.doppler = True
+        self._last_course: float | None = None
 
     def __len__(self) -> int:
         return len(self._ts)
@@ -81,12 +82,16 @@ class VehicleTrack:
         if self.frame is None:
             self.frame = LocalFrame(fix.lat, fix.lon)
         en = self.frame.to_en(fix.lat, fix.lon)
-        if fix.speed_mps is None or fix.course_deg is None:
+        if fix.speed_mps is None:
             self.doppler = False
         vel = (0.0, 0.0)
-        if fix.speed_mps is not None and fix.course_deg is not None:
-            c = math.radians(fix.course_deg)
+        # receivers leave the course empty when standing still: keep the last one
+        course = fix.course_deg if fix.course_deg is not None else self._last_course
+        if fix.speed_mps is not None and course is not None:
+            c = math.radians(course)
             vel = (fix.speed_mps * math.sin(c), fix.speed_mps * math.cos(c))
+        if fix.course_deg is not None:
+            self._last_course = fix.course_deg
         if not self._ts:
             odo = en
         elif self.doppler:
