@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import numpy as np
 import pytest
 
 from hub.optimise.fleet.io import FleetDataError, dataset_from_json, read_dataset, write_dataset
@@ -87,3 +88,19 @@ def test_roundtrip_builder_chains_home_to_home() -> None:
     assert GpsTrip.from_dict({"vehicle_id": "v", "start_time": "2026-03-02T08:00:00Z",
                               "end_time": "2026-03-02T09:00:00Z", "start_lat": 1, "start_lon": 2,
                               "end_lat": 1, "end_lon": 2, "distance_km": 5}).distance_km == 5
+
+
+def test_synthetic_municipality_is_seeded_and_realistic(tmp_path) -> None:
+    from hub.optimise.fleet.synthetic import MunicipalitySpec, generate
+
+    spec = MunicipalitySpec(vehicles=30, days=28, locations=4, seed=5)
+    a, b = generate(spec), generate(spec)
+    assert (a.roundtrips.start == b.roundtrips.start).all() and len(a.roundtrips) > 500
+    assert 5.0 <= float(np.median(a.roundtrips.distance)) <= 10.0
+    minutes = (a.roundtrips.end - a.roundtrips.start) / 60
+    assert 35 <= float(np.median(minutes)) <= 65
+    night = (a.roundtrips.start % 86400) < 5 * 3600
+    assert night.any() and a.roundtrips.distance[night].mean() > a.roundtrips.distance[~night].mean()
+    assert len(a.fleet) == 30 and a.candidates
+    write_dataset(a, tmp_path)
+    assert len(read_dataset(tmp_path).roundtrips) == len(a.roundtrips)
