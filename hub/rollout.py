@@ -21,11 +21,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, HTTPException
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 SIGNING_KEY_ENV = "KOMMUNE_ROLLOUT_KEY"
 REFUSALS = ("bad_signature", "checksum_mismatch")
 RolloutState = Literal["canary", "fleet", "done", "rolled_back"]
+RolloutId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="rollout number")]
 
 
 class RolloutError(ValueError):
@@ -347,7 +349,7 @@ class ReleaseIn(BaseModel):
 class RolloutIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    release_id: int = Field(ge=1)
+    release_id: int = Field(ge=1, le=2**63 - 1)
     devices: list[str] = Field(min_length=1)
     canary: list[str] = Field(default_factory=list, description="default: the first tenth of the devices")
     health_timeout_s: float = Field(600.0, gt=0, le=86_400, description="N minutes to come back healthy")
@@ -434,7 +436,7 @@ class RolloutService(DomainService):
         def add_release(body: ReleaseIn) -> dict[str, Any]:
             try:
                 data = base64.b64decode(body.content_b64, validate=True)
-            except binascii.Error:
+            except (binascii.Error, ValueError):
                 raise HTTPException(400, detail="content_b64 is not valid base64.") from None
             release_id = checked(lambda: self.publish_release(body.kind, body.name, body.version, body.file, data))
             return {"id": release_id, **self.book.release(release_id).model_dump()}
@@ -458,11 +460,11 @@ class RolloutService(DomainService):
             return self.book.rollouts()
 
         @r.get("/rollouts/{rollout_id}", summary="One rollout with the state of every device")
-        def rollout(rollout_id: int) -> dict[str, Any]:
+        def rollout(rollout_id: RolloutId) -> dict[str, Any]:
             return checked(lambda: self.book.rollout(rollout_id))
 
         @r.post("/rollouts/{rollout_id}/rollback", summary="Roll every device of a rollout back now")
-        def roll_back(rollout_id: int) -> dict[str, Any]:
+        def roll_back(rollout_id: RolloutId) -> dict[str, Any]:
             self.dispatch(checked(lambda: self.book.roll_back(rollout_id, self.now_ms(), "rolled back by an admin")))
             return self.book.rollout(rollout_id)
 

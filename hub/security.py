@@ -88,6 +88,8 @@ POLICY: dict[str, Policy] = {
     "* /road/": allow("technical", "admin"),  # road-damage work orders: the technical department
     "POST /road/orders/{order_id}/status": Policy(own_auth="contractor token of the order's area (hub.services.road)"),
     "POST /road/dispatch": Policy(own_auth="road admin token from the hub config (hub.services.road)"),
+    "* /traffic/": allow("technical", "planner", "admin"),  # counts feed traffic planning
+    "* /energy/": OPERATIONS,  # building findings and setpoint commands: the technical department
     # optimisation
     "* /planning/": allow("planner", "admin"),
     "* /fleet/": allow("planner", "admin"),
