@@ -12,6 +12,7 @@ from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
@@ -91,7 +92,7 @@ class PushKeys(BaseModel):
 class PushSubscriptionIn(BaseModel):
     """The browser's ``PushSubscription.toJSON()``."""
 
-    endpoint: str = Field(max_length=2048, pattern=r"^https?://")
+    endpoint: str = Field(max_length=2048, pattern=r"^https://")
     keys: PushKeys
     expirationTime: float | None = None
 
@@ -197,6 +198,8 @@ def build_router(service: FallAlertService) -> APIRouter:
 
     @router.post("/falls/push/subscriptions", status_code=201, tags=["falls"])
     def subscribe(body: PushSubscriptionIn, staff: Staff = Depends(current_staff)) -> dict[str, str]:
+        if not service.settings.push_host_allowed(urlsplit(body.endpoint).hostname or ""):
+            raise HTTPException(422, detail="The push endpoint does not belong to a known browser push service.")
         sub = Subscription(body.endpoint, staff.id, body.keys.p256dh, body.keys.auth)
         store.add_subscription(sub, service.clock())
         return {"endpoint": body.endpoint}

@@ -70,6 +70,8 @@ class FallsSettings(BaseModel):
     tick_s : how often the escalation timer looks for due rounds.
     vapid_subject : the ``sub`` claim of VAPID tokens: a mailto: or https: contact of the operator.
     token_ttl_s : how long a staff login stays valid.
+    push_ttl_s : how long a push service keeps an undelivered notification.
+    push_hosts : push-service host names (and their subdomains) subscriptions may point at.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -80,6 +82,18 @@ class FallsSettings(BaseModel):
     vapid_subject: str = "mailto:it@kommune.example"
     token_ttl_s: int = Field(14 * 24 * 3600, gt=0)
     push_ttl_s: int = Field(300, ge=0)
+    push_hosts: tuple[str, ...] = (
+        "fcm.googleapis.com",  # Chrome, Edge, Android
+        "push.services.mozilla.com",  # Firefox
+        "push.apple.com",  # Safari, iOS home-screen apps
+        "notify.windows.com",  # Edge on Windows (WNS)
+    )
+
+    def push_host_allowed(self, host: str) -> bool:
+        """Push endpoints must belong to a browser vendor's push service (the hub POSTs to them:
+        an arbitrary URL would let any staff account make the hub call internal addresses)."""
+        host = host.lower().rstrip(".")
+        return any(host == known or host.endswith("." + known) for known in self.push_hosts)
 
 
 @dataclass

@@ -100,11 +100,20 @@ def test_shift_and_push_subscription(service, client: TestClient) -> None:
     assert client.patch("/falls/me", json={"on_shift": True, "language": "en"}, headers=headers).json()["on_shift"]
     key = client.get("/falls/push/key").json()["public_key"]
     assert key == service.vapid_public_key and len(key) == 87  # 65-byte uncompressed P-256 point
-    sub = {"endpoint": "https://push.example/abc", "keys": {"p256dh": "BP" + "A" * 85, "auth": "A" * 22}}
+    endpoint = "https://fcm.googleapis.com/fcm/send/abc"
+    sub = {"endpoint": endpoint, "keys": {"p256dh": "BP" + "A" * 85, "auth": "A" * 22}}
     assert client.post("/falls/push/subscriptions", json=sub, headers=headers).status_code == 201
-    assert [s.endpoint for s in service.store.subscriptions_of(staff.id)] == ["https://push.example/abc"]
-    bad = dict(sub, endpoint="file:///etc/passwd")
-    assert client.post("/falls/push/subscriptions", json=bad, headers=headers).status_code == 422
+    assert [s.endpoint for s in service.store.subscriptions_of(staff.id)] == [endpoint]
+    for bad in (
+        "file:///etc/passwd",
+        "http://fcm.googleapis.com/x",
+        "https://10.0.0.5/admin",
+        "https://fcm.googleapis.com.evil.example/x",
+        "https://evilfcm.googleapis.com.example/x",
+    ):
+        response = client.post("/falls/push/subscriptions", json=dict(sub, endpoint=bad), headers=headers)
+        assert response.status_code == 422, bad
+    assert len(service.store.subscriptions_of(staff.id)) == 1
 
 
 def test_openapi_documents_the_staff_api(client: TestClient) -> None:
