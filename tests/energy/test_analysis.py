@@ -29,6 +29,8 @@ def building_hours(days: int, seed: int = 1, fault: str | None = None, onset_day
         heat = max(0.0, (18 - outdoor) * (6.0 if work else 3.0) + oa * 40 + rng.gauss(0, 3))
         elec = (25.0 if work else 8.0) * (1.3 if faulty and fault == "plug_standby" and not work else 1.0)
         rooms = {name: 21.0 if work else 16.5 + rng.random() for name in "ABCDE"}
+        if faulty and fault == "no_setback":
+            rooms = dict.fromkeys(rooms, 21.0)
         if faulty and fault == "stuck_valve":
             rooms["B"] = 27.0
         out.append(
@@ -50,7 +52,7 @@ def building_hours(days: int, seed: int = 1, fault: str | None = None, onset_day
     return out
 
 
-@pytest.mark.parametrize("fault", ["vent_night", "plug_standby", "stuck_valve"])
+@pytest.mark.parametrize("fault", ["vent_night", "plug_standby", "stuck_valve", "no_setback"])
 def test_detectors_find_the_fault_within_48_hours(fault: str) -> None:
     found = detect(building_hours(7, fault=fault), AREA)
     onset = START + dt.timedelta(days=3)

@@ -16,6 +16,7 @@ ELECTRICITY_DKK_PER_KWH_AVG = 1.75  # annual average of the synthetic tariff, fo
 HEATING_SEASON_HOURS = 5800.0  # Danish heating season, hours per year (about mid-Sep to mid-May)
 YEAR_HOURS = 8760.0
 NIGHT_HOURS = range(0, 5)
+DEAD_OF_NIGHT = range(0, 3)  # before any optimal start: a room warm now was never set back
 
 
 @dataclass
@@ -156,7 +157,7 @@ class FaultDetector:
         mean_t = statistics.median(h.room_temp_c.values())  # median: one overheated room is a valve, not this
         symptom = (
             not h.occupied
-            and h.start.hour in NIGHT_HOURS
+            and h.start.hour in DEAD_OF_NIGHT
             and h.outdoor_c < 10.0
             and mean_t > self.setback_c + self.t.setback_margin_k + 1.5
             and h.space_heat_kwh > 0
