@@ -323,7 +323,7 @@ class RoomMonitor:
         track.history.append(
             (
                 t,
-                body.center[1],
+                body.center[1] if body.torso else nan,  # only torso-based centres: fallbacks jump
                 body.hip[1] if body.hip else nan,
                 body.angle if body.angle is not None else nan,
                 ratio if ratio is not None else nan,
@@ -468,7 +468,7 @@ class RoomMonitor:
 
     def _descent(self, track: PersonTrack, t: float, window: float) -> tuple[float, float]:
         """Largest torso-centre descent ending now within ``window`` s, and the time it took."""
-        hist = [h for h in track.history if t - h[0] <= window]
+        hist = [h for h in track.history if t - h[0] <= window and h[1] == h[1]]
         if len(hist) < 3:
             return 0.0, math.inf
         ys = np.array([h[1] for h in hist])
@@ -478,7 +478,9 @@ class RoomMonitor:
         if drop <= 0:
             return 0.0, math.inf
         reached = top + int(np.argmax(ys[top:] >= ys[top] + 0.9 * drop))
-        return drop, max(float(ts[reached] - ts[top]), 1e-3)
+        high = np.flatnonzero(ys[: reached + 1] <= ys[top] + 0.1 * drop)
+        began = int(high[-1]) if len(high) else top  # the last moment still up: the descent starts there
+        return drop, max(float(ts[reached] - ts[began]), 1e-3)
 
     def _fall(self, t: float, ts_ms: int, track: PersonTrack) -> list[RoomEvent]:
         body = track.body

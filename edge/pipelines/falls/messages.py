@@ -8,6 +8,7 @@ from edge.pipelines.falls.config import RoomConfig
 from edge.pipelines.falls.logic import RoomEvent
 from protocol.streams.falls import FallEvent, SkeletonClip
 
+MAX_CLIP_NUMBERS = 3600  # below protocol.privacy's image-like array limit (a 64×64 grey image)
 POSITION_DA = {
     "bed_edge": "sidder på sengekanten",
     "sitting_up": "sidder op i sengen",
@@ -82,10 +83,26 @@ def fall_event_body(event: RoomEvent, room: RoomConfig, local: datetime) -> Fall
         text_en=text_en,
         started_ts=event.started_ts,
         related_event_id=event.related_event_id,
-        clip=SkeletonClip(**event.clip) if event.clip and event.clip["frames"] else None,
+        clip=_clip(event.clip),
         details=event.details,
     )
-    while body.clip is not None and len(body.model_dump_json().encode()) > FallEvent.MAX_BYTES - 512:
+    while body.clip is not None and (
+        len(body.model_dump_json().encode()) > FallEvent.MAX_BYTES - 512 or _numbers(body.clip) > MAX_CLIP_NUMBERS
+    ):
         frames = body.clip.frames[len(body.clip.frames) // 4 or 1 :]
         body = body.model_copy(update={"clip": body.clip.model_copy(update={"frames": frames}) if frames else None})
     return body
+
+
+def _clip(raw: dict | None) -> SkeletonClip | None:
+    """The most recent frames that the wire format allows (at most 150, and few enough numbers)."""
+    if not raw or not raw["frames"]:
+        return None
+    frames = raw["frames"][-150:]
+    per_frame = max(sum(len(person) * 3 for person in frames[-1]), 1)
+    frames = frames[-max(1, MAX_CLIP_NUMBERS // per_frame) :]
+    return SkeletonClip(fps=raw["fps"], aspect=raw["aspect"], frames=frames)
+
+
+def _numbers(clip: SkeletonClip) -> int:
+    return sum(len(person) * 3 for frame in clip.frames for person in frame)
