@@ -138,14 +138,22 @@ def _plan_ortools(problem: Problem, budget_s: float, seed: int, progress: Progre
     except ImportError as exc:
         log.warning("OR-Tools cannot load in this process (%s); planning in a subprocess", exc)
         _report(progress, 0.05, "planning with OR-Tools in a subprocess")
-        ctx_mp = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=1, mp_context=ctx_mp) as pool:
-            text = pool.submit(_ortools_json, problem.model_dump_json(), budget_s, seed).result()
+        text = _ortools_pool().submit(_ortools_json, problem.model_dump_json(), budget_s, seed).result()
         plan = Plan.model_validate_json(text)
         plan.runtime_s = round(time.perf_counter() - t0, 3)
         return plan
     ctx = compile_problem(problem, pin_doubles=False)
     return solve_ortools(ctx, budget_s, seed, progress, t0)
+
+
+_POOL: list[ProcessPoolExecutor] = []
+
+
+def _ortools_pool() -> ProcessPoolExecutor:
+    """One long-lived spawned worker (a fresh interpreter without highspy), started on first use."""
+    if not _POOL:
+        _POOL.append(ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")))
+    return _POOL[0]
 
 
 def _ortools_json(problem_json: str, budget_s: float, seed: int) -> str:
