@@ -203,37 +203,12 @@ class RoadAnalyzer:
             self.emit(crop, int(passed * 1000), 1)
 
     def _crop(self, obs_id: str, code: str, best: tuple[float, np.ndarray, tuple]) -> DamageCrop | None:
-        """Blur persons and plates in the whole frame, then cut and encode the damage crop."""
-        import cv2
-
         assert self.redactor is not None
         t0 = time.perf_counter()
-        _, frame, (x1, y1, x2, y2) = best
-        blurred, regions = self.redactor.redact(frame)
-        h, w = frame.shape[:2]
-        mx, my = 0.5 * (x2 - x1) + 16, 0.5 * (y2 - y1) + 16
-        cx1, cy1, cx2, cy2 = int(max(0, x1 - mx)), int(max(0, y1 - my)), int(min(w, x2 + mx)), int(min(h, y2 + my))
-        crop = blurred[cy1:cy2, cx1:cx2]
-        inside = [r for r in regions if r.intersects((cx1, cy1, cx2, cy2))]
-        scale = min(1.0, CROP_MAX_PX / max(crop.shape[:2]))
-        if scale < 1.0:
-            crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
-                              interpolation=cv2.INTER_AREA)
-        encoded = ""
-        for quality in (75, 60, 45, 30):
-            ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, quality])
-            encoded = base64.b64encode(jpeg.tobytes()).decode() if ok else ""
-            if encoded and len(encoded) <= CROP_B64_LIMIT:
-                break
+        crop = evidence_crop(best[1], best[2], self.redactor, obs_id, code)
         self._timing["redact_ms"] += (time.perf_counter() - t0) * 1000
-        if not encoded or len(encoded) > CROP_B64_LIMIT:
-            return None
-        self._crops += 1
-        return DamageCrop(
-            observation_id=obs_id, rdd_class=code, jpeg_b64=encoded,  # type: ignore[arg-type]
-            width=crop.shape[1], height=crop.shape[0], privacy_model=self.redactor.model_name,
-            blurred_regions=len(inside),
-        )
+        self._crops += crop is not None
+        return crop
 
     def _emit_coverage(self, ts: float, final: bool) -> None:
         start = self._period_start if self._period_start is not None else ts
@@ -275,3 +250,37 @@ class RoadAnalyzer:
             "crops": float(self._crops),
             "active_tracks": float(len(self.tracker.tracks)),
         }
+
+
+def crop_window(box: tuple[float, float, float, float], shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The damage box grown by half its size plus 16 px each side, clipped to the frame."""
+    x1, y1, x2, y2 = box
+    h, w = shape
+    mx, my = 0.5 * (x2 - x1) + 16, 0.5 * (y2 - y1) + 16
+    return int(max(0, x1 - mx)), int(max(0, y1 - my)), int(min(w, x2 + mx)), int(min(h, y2 + my))
+
+
+def evidence_crop(
+    frame: np.ndarray, box: tuple[float, float, float, float], redactor: Redactor, observation_id: str, rdd_class: str,
+) -> DamageCrop | None:
+    """Blur persons and plates in the whole frame first, then cut, shrink and JPEG-encode the damage crop."""
+    import cv2
+
+    blurred, regions = redactor.redact(frame)
+    cx1, cy1, cx2, cy2 = crop_window(box, frame.shape[:2])
+    crop = blurred[cy1:cy2, cx1:cx2]
+    inside = [r for r in regions if r.intersects((cx1, cy1, cx2, cy2))]
+    scale = min(1.0, CROP_MAX_PX / max(crop.shape[:2]))
+    if scale < 1.0:
+        crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                          interpolation=cv2.INTER_AREA)
+    for quality in (75, 60, 45, 30):
+        ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        encoded = base64.b64encode(jpeg.tobytes()).decode() if ok else ""
+        if encoded and len(encoded) <= CROP_B64_LIMIT:
+            return DamageCrop(
+                observation_id=observation_id, rdd_class=rdd_class, jpeg_b64=encoded,  # type: ignore[arg-type]
+                width=crop.shape[1], height=crop.shape[0], privacy_model=redactor.model_name,
+                blurred_regions=len(inside),
+            )
+    return None
