@@ -112,6 +112,10 @@ class SourceConfig(_Strict):
     realtime: bool = Field(
         True, description="pace a video file at its own frame rate; false: as fast as possible (evaluation)"
     )
+    crop: tuple[float, float, float, float] | None = Field(
+        None,
+        description="analyse only this part of the frame: x0, y0, x1, y1 as fractions (e.g. one half of a split view)",
+    )
 
 
 class PoseSettings(_Strict):

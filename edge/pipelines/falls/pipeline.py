@@ -52,6 +52,10 @@ def frames(source: SourceConfig, stop: object | None = None) -> Iterator[tuple[f
                     if t - last < 1.0 / source.fps:
                         continue
                     last = t
+                if source.crop is not None:
+                    h, w = frame.shape[:2]
+                    x0, y0, x1, y1 = source.crop
+                    frame = frame[round(y0 * h) : round(y1 * h), round(x0 * w) : round(x1 * w)]
                 yield t, frame
         finally:
             cap.release()
