@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from fastapi import APIRouter
 
-from protocol import Body, Envelope, Topic
+from protocol import Body, Topic, WireEnvelope
 
 
 @dataclass
@@ -42,7 +42,7 @@ class DomainService(ABC):
     def __init__(self, ctx: HubContext) -> None:
         self.ctx = ctx
 
-    def handle(self, topic: Topic, envelope: Envelope, body: Body) -> None:  # noqa: B027
+    def handle(self, topic: Topic, envelope: WireEnvelope, body: Body) -> None:  # noqa: B027
         """Called once per stored message of ``streams``."""
 
     def router(self) -> APIRouter | None:

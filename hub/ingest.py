@@ -26,7 +26,7 @@ from protocol import (
     Ack,
     Body,
     DecodeError,
-    Envelope,
+    WireEnvelope,
     Status,
     Topic,
     body_model,
@@ -40,7 +40,7 @@ from protocol.topics import TopicError
 
 log = logging.getLogger(__name__)
 ENVELOPE_OVERHEAD = 400  # bytes an envelope may add around a body
-Accepted = tuple[Topic, Envelope, Body | None, list[Point]]
+Accepted = tuple[Topic, WireEnvelope, Body | None, list[Point]]
 
 
 @dataclass
@@ -109,6 +109,7 @@ class Ingest:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._seen: dict[str, SeenWindow] = {}
+        self._topics: dict[str, Topic] = {}
         self._prefix_levels = len(settings.prefix.split("/"))
         self.stored = 0
         self.connected = threading.Event()
@@ -224,12 +225,17 @@ class Ingest:
 
     def _validate(
         self, topic_text: str, payload: bytes, acks: dict[Topic, list[int]]
-    ) -> tuple[Topic, Envelope, Body] | None:
-        try:
-            topic = Topic.parse(topic_text, self._prefix_levels)
-        except TopicError as exc:
-            self._dead(topic_text, payload, str(exc), "topic")
-            return None
+    ) -> tuple[Topic, WireEnvelope, Body] | None:
+        topic = self._topics.get(topic_text)
+        if topic is None:
+            try:
+                topic = Topic.parse(topic_text, self._prefix_levels)
+            except TopicError as exc:
+                self._dead(topic_text, payload, str(exc), "topic")
+                return None
+            if len(self._topics) > 100_000:
+                self._topics.clear()
+            self._topics[topic_text] = topic
         try:
             env = decode_envelope(payload)
         except DecodeError as exc:
@@ -338,7 +344,7 @@ class Ingest:
         for ack_topic, seqs in acks.items():
             self._client.publish(str(ack_topic), Ack(ranges=merge_ranges(seqs)).encode(), qos=1)
 
-    def _handle(self, topic: Topic, env: Envelope, body: Body) -> None:
+    def _handle(self, topic: Topic, env: WireEnvelope, body: Body) -> None:
         if isinstance(body, Heartbeat):
             self.registry.outbox(env.device_id, body.outbox_depth, body.outbox_dropped)
             self.metrics.outbox_depth.labels(env.device_id).set(body.outbox_depth)

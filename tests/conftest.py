@@ -54,6 +54,14 @@ def influx_db(influx: InfluxDB) -> Iterator[str]:
 
 
 @pytest.fixture
+def admin_headers(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Authorization headers of a bootstrap admin token (set through the environment, as in production)."""
+    token = f"test-admin-{uuid.uuid4().hex}"
+    monkeypatch.setenv("KOMMUNE_HUB_ADMIN_TOKEN", token)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
 def prefix() -> str:
     """A topic prefix unique to the test, so tests sharing the broker never see each other's messages."""
     return f"t{uuid.uuid4().hex[:8]}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from protocol import Body, Envelope, Topic
+from protocol import Body, Topic, WireEnvelope
 
 Scalar = int | float | bool | str
 SEQ_SLOTS = 1_000_000  # ns offset per message so two messages in one ms never share a timestamp
@@ -41,12 +41,12 @@ def measurement_of(stream: str) -> str:
     return stream.replace("/", "_")
 
 
-def message_time_ns(envelope: Envelope) -> int:
+def message_time_ns(envelope: WireEnvelope) -> int:
     """Unique per (device, seq) and stable across re-sends: the write is idempotent."""
     return envelope.ts * 1_000_000 + envelope.seq % SEQ_SLOTS
 
 
-def points_from_message(topic: Topic, envelope: Envelope, body: Body) -> list[Point]:
+def points_from_message(topic: Topic, envelope: WireEnvelope, body: Body) -> list[Point]:
     base = {"device_id": envelope.device_id, "site": topic.site}
     measurement = measurement_of(topic.stream)
     time_ns = message_time_ns(envelope)

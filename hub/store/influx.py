@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from hub.store.base import Point, StoreError
 log = logging.getLogger(__name__)
 
 
+@lru_cache(maxsize=65536)
 def _escape_key(value: str) -> str:
     return value.replace("\\", "\\\\").replace(",", r"\,").replace("=", r"\=").replace(" ", r"\ ")
 
@@ -40,9 +42,15 @@ def _field_value(value: object) -> str:
     return f'"{text}"'
 
 
+@lru_cache(maxsize=65536)
+def _series_key(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
+    return _escape_measurement(measurement) + "".join(
+        f",{_escape_key(k)}={_escape_key(v)}" for k, v in sorted(tags) if v != ""
+    )
+
+
 def to_line(point: Point) -> str | None:
     """One line of line protocol, or None when the point has no writable field."""
-    tags = "".join(f",{_escape_key(k)}={_escape_key(v)}" for k, v in sorted(point.tags.items()) if v != "")
     fields = []
     for key, value in point.fields.items():
         try:
@@ -51,7 +59,7 @@ def to_line(point: Point) -> str | None:
             continue
     if not fields:
         return None
-    return f"{_escape_measurement(point.measurement)}{tags} {','.join(fields)} {point.time_ns}"
+    return f"{_series_key(point.measurement, tuple(point.tags.items()))} {','.join(fields)} {point.time_ns}"
 
 
 class InfluxV1Store:

@@ -32,13 +32,20 @@ class Body(BaseModel):
         """Default: one row; scalar fields become fields, nested dicts are flattened with ``_``."""
         tags: dict[str, str] = {}
         fields: dict[str, Scalar] = {}
-        for name, value in self:
-            if name in self.TAGS:
-                if value is not None:
-                    tags[name] = str(value)
+        tag_names = self.TAGS
+        for name, value in self.__dict__.items():
+            if value is None:
+                continue
+            if name in tag_names:
+                tags[name] = str(value)
+            elif type(value) in _SCALAR_TYPES:
+                fields[name] = value
             else:
                 _flatten(name, value, fields)
         return [Row(tags, fields)]
+
+
+_SCALAR_TYPES = frozenset({int, float, bool, str})
 
 
 def _flatten(name: str, value: Any, out: dict[str, Scalar]) -> None:

@@ -19,7 +19,7 @@ from tests.services import Mosquitto
 pytestmark = pytest.mark.services
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+def wait_until(check: Callable[[], bool], timeout: float = 45.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -96,7 +96,7 @@ def test_backlog_after_an_outage_is_marked_historical(
 
 
 def test_bad_messages_go_to_dead_letters_and_ingest_keeps_running(
-    hub_ingest: RunningHub, mqtt_broker: Mosquitto, prefix: str
+    hub_ingest: RunningHub, mqtt_broker: Mosquitto, prefix: str, admin_headers: dict[str, str]
 ) -> None:
     client = raw_client(mqtt_broker)
     good_body = json.dumps({"sensor": "t", "value": 1.0})
@@ -115,7 +115,7 @@ def test_bad_messages_go_to_dead_letters_and_ingest_keeps_running(
     client.publish(f"{prefix}/s/dev-c/sim/reading", encode_envelope("dev-c", 6, int(time.time() * 1000),
                                                                       good_body).encode(), qos=1)
     wait_until(lambda: stored_seqs(hub_ingest, "dev-c") == [6], what="the valid message after the bad ones")
-    api = TestClient(hub_ingest.app)
+    api = TestClient(hub_ingest.app, headers=admin_headers)
     letters = api.get("/dead-letters").json()
     reasons = " | ".join(item["reason"] for item in letters["items"])
     assert letters["total"] >= 6
@@ -142,12 +142,15 @@ def test_stale_last_will_is_ignored(hub_ingest: RunningHub, mqtt_broker: Mosquit
     client.loop_stop()
 
 
-def test_api_answers_and_explains_bad_requests(hub_ingest: RunningHub, mqtt_broker: Mosquitto, prefix: str) -> None:
+def test_api_answers_and_explains_bad_requests(
+    hub_ingest: RunningHub, mqtt_broker: Mosquitto, prefix: str, admin_headers: dict[str, str]
+) -> None:
     client = raw_client(mqtt_broker)
     client.publish(f"{prefix}/s/dev-f/sim/reading", encode_envelope(
         "dev-f", 1, int(time.time() * 1000), json.dumps({"value": 3.5})).encode(), qos=1)
     wait_until(lambda: stored_seqs(hub_ingest, "dev-f") == [1], what="one reading")
-    api = TestClient(hub_ingest.app)
+    assert TestClient(hub_ingest.app).get("/devices").status_code == 401  # no token, no data
+    api = TestClient(hub_ingest.app, headers=admin_headers)
     assert api.get("/health").json()["status"] == "ok"
     assert any(d["device_id"] == "dev-f" for d in api.get("/devices").json())
     rows = api.get("/devices/dev-f/measurements", params={"stream": "sim/reading"}).json()

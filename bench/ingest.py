@@ -1,0 +1,259 @@
+"""Ingest benchmark: N simulated devices → Mosquitto → hub → InfluxDB on this machine.
+
+Starts its own Mosquitto and InfluxDB on loopback ports, runs the real hub (``hub run``) in
+a subprocess, offers a fixed message rate from load-generator processes that speak the
+device protocol (envelopes with per-device seq, waiting for the hub's end-to-end acks),
+and counts unique (device_id, seq) in the database afterwards. Latency is publish → ack:
+the hub acknowledges only after InfluxDB answered 204, after which the point is queryable.
+
+The peer is a naive hub measured in the same run: a paho subscriber that posts every
+message to InfluxDB's /write on its own (json.loads, one HTTP request per message).
+
+    python -m bench.ingest --rate 10000 --duration 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as mqtt
+import psutil
+import yaml
+
+from tests.services import InfluxDB, Mosquitto, free_port
+
+PREFIX = "bench"
+BODY = '{"sensor":"s","value":21.5}'
+
+
+# -- load generator (runs in its own process) ---------------------------------------------------------
+def generate(
+    idx: int, devices: list[str], rate: float, duration: float, port: int, out: mp.Queue, wait_acks: bool
+) -> None:
+    from protocol import Ack, encode_envelope
+
+    sent_at: dict[tuple[str, int], float] = {}
+    latencies: list[float] = []
+    acked = 0
+    lock = threading.Lock()
+
+    def on_message(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        nonlocal acked
+        device = msg.topic.split("/")[2]
+        now = time.perf_counter()
+        ack = Ack.model_validate_json(msg.payload)
+        with lock:
+            for seq in ack.seqs():
+                acked += 1
+                start = sent_at.pop((device, seq), None)
+                if start is not None:
+                    latencies.append(now - start)
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"load-{idx}-{os.getpid()}")
+    client.max_inflight_messages_set(65535)
+    client.max_queued_messages_set(0)
+    client.on_message = on_message
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    for device in devices:
+        client.subscribe(f"{PREFIX}/bench/{device}/ack", qos=1)
+    time.sleep(0.5)
+    seqs = dict.fromkeys(devices, 0)
+    sent = 0
+    start = time.perf_counter()
+    tick = 0.01
+    while True:
+        elapsed = time.perf_counter() - start
+        if elapsed >= duration:
+            break
+        due = int(rate * min(elapsed + tick, duration)) - sent
+        for _ in range(max(due, 0)):
+            device = devices[sent % len(devices)]
+            seqs[device] += 1
+            seq = seqs[device]
+            payload = encode_envelope(device, seq, time.time_ns() // 1_000_000, BODY)
+            if seq % 20 == 0:
+                with lock:
+                    sent_at[(device, seq)] = time.perf_counter()
+            client.publish(f"{PREFIX}/bench/{device}/sim/reading", payload, qos=1)
+            sent += 1
+        time.sleep(max(0.0, start + elapsed + tick - time.perf_counter()))
+    publish_s = time.perf_counter() - start
+    deadline = time.monotonic() + (60 if wait_acks else 0)
+    while time.monotonic() < deadline:
+        with lock:
+            if acked >= sent:
+                break
+        time.sleep(0.2)
+    client.loop_stop()
+    out.put({"sent": sent, "acked": acked, "publish_s": publish_s, "latencies": latencies,
+             "devices": {d: s for d, s in seqs.items()}})
+
+
+def offer_load(
+    port: int, devices: int, rate: float, duration: float, procs: int, wait_acks: bool = True
+) -> dict[str, Any]:
+    names = [f"dev-{i:04d}" for i in range(devices)]
+    out: mp.Queue = mp.Queue()
+    workers = [
+        mp.Process(target=generate, args=(i, names[i::procs], rate / procs, duration, port, out, wait_acks))
+        for i in range(procs)
+    ]
+    for w in workers:
+        w.start()
+    results = [out.get(timeout=duration + 120) for _ in workers]
+    for w in workers:
+        w.join(10)
+    latencies = sorted(x for r in results for x in r["latencies"])
+    expected = {d: s for r in results for d, s in r["devices"].items()}
+    return {
+        "sent": sum(r["sent"] for r in results),
+        "acked": sum(r["acked"] for r in results),
+        "offered_rate": sum(r["sent"] for r in results) / max(r["publish_s"] for r in results),
+        "p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
+        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))] if latencies else float("nan"),
+        "expected": expected,
+    }
+
+
+# -- what ends up in the database ---------------------------------------------------------------------
+def count_unique(url: str, db: str) -> tuple[int, int]:
+    """(rows, unique (device_id, seq)) of sim_reading."""
+    rows = 0
+    unique = 0
+    resp = httpx.get(f"{url}/query", params={"db": db, "q": 'SELECT "seq" FROM "sim_reading" GROUP BY "device_id"'},
+                     timeout=120)
+    for series in resp.json()["results"][0].get("series", []):
+        seqs = [v[1] for v in series["values"]]
+        rows += len(seqs)
+        unique += len(set(seqs))
+    return rows, unique
+
+
+# -- the contenders ----------------------------------------------------------------------------------
+def start_our_hub(tmp: Path, mq_port: int, influx: InfluxDB, db: str) -> subprocess.Popen[bytes]:
+    config = tmp / f"hub-{db}.yaml"
+    api_port = free_port()
+    config.write_text(yaml.safe_dump({
+        "state_dir": str(tmp / f"hub-{db}"), "store_url": f"influx://127.0.0.1:{influx.port}/{db}",
+        "api_port": api_port, "mqtt": {"host": "127.0.0.1", "port": mq_port, "prefix": PREFIX},
+    }))
+    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "run", "--config", str(config), "--log-level", "ERROR"],
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # load starts once the hub is subscribed
+        try:
+            if httpx.get(f"http://127.0.0.1:{api_port}/health", timeout=1).json().get("broker"):
+                return proc
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.2)
+    raise TimeoutError("the hub did not report a broker connection within 60 s")
+
+
+NAIVE_HUB = r'''
+import json, sys, httpx, paho.mqtt.client as mqtt
+port, url, db = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+http = httpx.Client(base_url=url)
+http.post("/query", data={"q": f"CREATE DATABASE {db}"})
+def on_message(c, u, msg):
+    env = json.loads(msg.payload)
+    dev = env["device_id"]
+    line = f'sim_reading,device_id={dev} value={env["body"]["value"]},seq={env["seq"]}i {env["ts"] * 1000000 + env["seq"] % 1000000}'
+    http.post("/write", params={"db": db, "precision": "ns"}, content=line)
+c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="naive-hub")
+c.on_message = on_message
+c.connect("127.0.0.1", port)
+c.subscribe("bench/+/+/+/+", qos=1)
+c.loop_forever()
+'''
+
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return times.user + times.system
+
+
+def run_case(name: str, hub: subprocess.Popen[bytes], mq: Mosquitto, influx: InfluxDB, db: str,
+             args: argparse.Namespace, rate: float, duration: float) -> dict[str, Any]:
+    hub_ps = psutil.Process(hub.pid)
+    cpu0, t0 = cpu_seconds(hub_ps), time.monotonic()
+    load = offer_load(mq.port, args.devices, rate, duration, args.procs, wait_acks=not name.startswith("naive"))
+    wall = time.monotonic() - t0
+    hub_cpu = 100 * (cpu_seconds(hub_ps) - cpu0) / wall
+    time.sleep(2)
+    rows, unique = count_unique(influx.url, db)
+    sent = load["sent"]
+    result = {
+        "case": name, "offered_msg_s": round(load["offered_rate"]), "sent": sent, "stored_unique": unique,
+        "lost": sent - unique, "duplicated": rows - unique, "stored_msg_s": round(unique / wall),
+        "p50_ms": round(load["p50_ms"], 1), "p99_ms": round(load["p99_ms"], 1), "hub_cpu_pct": round(hub_cpu),
+        "acked": load["acked"], "wall_s": round(wall, 1),
+    }
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=10_000, help="offered messages/s (default 10000)")
+    parser.add_argument("--duration", type=float, default=60, help="seconds at the full rate (default 60)")
+    parser.add_argument("--devices", type=int, default=200, help="simulated devices (default 200)")
+    parser.add_argument("--procs", type=int, default=2, help="load-generator processes (default 2)")
+    parser.add_argument("--skip-naive", action="store_true")
+    args = parser.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmpdir:
+        tmp = Path(tmpdir)
+        mq, influx = Mosquitto(workdir=tmp / "mq"), InfluxDB(workdir=tmp / "influx")
+        mq.start()
+        influx.start(timeout=60)
+        try:
+            hub = start_our_hub(tmp, mq.port, influx, "ours_full")
+            results.append(run_case("kommune-edge hub, full load", hub, mq, influx, "ours_full", args, args.rate,
+                                    args.duration))
+            os.killpg(hub.pid, signal.SIGTERM)
+            hub.wait(20)
+            hub = start_our_hub(tmp, mq.port, influx, "ours_half")
+            results.append(run_case("kommune-edge hub, half load", hub, mq, influx, "ours_half", args,
+                                    args.rate / 2, min(args.duration, 30)))
+            os.killpg(hub.pid, signal.SIGTERM)
+            hub.wait(20)
+            if not args.skip_naive:
+                naive = subprocess.Popen([sys.executable, "-c", NAIVE_HUB, str(mq.port), influx.url, "naive"],
+                                         start_new_session=True)
+                time.sleep(5)
+                results.append(run_case("naive paho→HTTP hub", naive, mq, influx, "naive", args, args.rate,
+                                        min(args.duration, 30)))
+                os.killpg(naive.pid, signal.SIGTERM)
+        finally:
+            mq.close()
+            influx.close()
+    print()
+    print("| case | offered msg/s | stored msg/s | lost | duplicated | p50 ms | p99 ms | hub CPU % |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['case']} | {r['offered_msg_s']} | {r['stored_msg_s']} | {r['lost']} | {r['duplicated']} | "
+              f"{r['p50_ms']} | {r['p99_ms']} | {r['hub_cpu_pct']} |")
+    if len(results) == 3 and results[2]["stored_msg_s"]:
+        print(f"\nratio ours/naive (stored msg/s at full offered load): "
+              f"{results[0]['stored_msg_s'] / results[2]['stored_msg_s']:.2f}x")
+    print("(naive hub: latency not measured — it sends no acknowledgements)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
