@@ -177,17 +177,6 @@ class Jobs:
             trips,
         )
 
-    def as_roundtrips(self) -> Roundtrips:
-        n = len(self.start)
-        return Roundtrips(
-            np.arange(n),
-            self.start.astype(np.int64),
-            self.end.astype(np.int64),
-            self.km,
-            self.location,
-            np.full(n, "", dtype=object),
-        )
-
 
 # ------------------------------------------------------------------ the integer programme
 
