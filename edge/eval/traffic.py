@@ -90,15 +90,16 @@ def full_sample_accuracy(counted: int, true: int) -> float | None:
 
 
 def segment_accuracy(counted: list[float], true: list[float], segment_s: float, duration_s: float) -> float | None:
-    """Telraam's figure: Σ_bins max(0, true_b − |counted_b − true_b|) / Σ_bins true_b (traffic-weighted mean
-    of per-bin accuracy 1 − |c − t| / t); bins without true traffic carry no weight."""
+    """Telraam's figure, per segment 1 − |counted − true| / true weighted by true traffic, i.e.
+    1 − Σ|c_b − t_b| / Σ t_b (at least 0). Unlike a plain mean over segments with traffic, over-counts in
+    segments without true traffic count as errors too."""
     n = max(1, int(-(-duration_s // segment_s)))
     c = Counter(min(int(t // segment_s), n - 1) for t in counted)
     g = Counter(min(int(t // segment_s), n - 1) for t in true)
     total = sum(g.values())
     if total == 0:
-        return None
-    return sum(max(0.0, g[b] - abs(c[b] - g[b])) for b in range(n)) / total
+        return None if not c else 0.0
+    return max(0.0, 1 - sum(abs(c[b] - g[b]) for b in range(n)) / total)
 
 
 def compare(

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 COCO_TO_TRAFFIC = {0: "pedestrian", 1: "bicycle", 2: "car", 3: "motorcycle", 5: "heavy", 7: "heavy"}
 COCO_IDS = tuple(sorted(COCO_TO_TRAFFIC))
 RIDER = "rider"  # a person on a bicycle or motorcycle: counted through the vehicle, not as a pedestrian
+RIDER_WEIGHT = 3.0
 STATE_VERSION = 1
 
 
@@ -28,23 +29,20 @@ def traffic_labels(coco_cls: np.ndarray, extra: dict[int, str] | None = None) ->
     return [table.get(int(c), "") for c in coco_cls]
 
 
-def relabel_riders(xyxy: np.ndarray, labels: list[str], min_overlap: float = 0.3) -> list[str]:
-    """Persons whose box overlaps a bicycle or motorcycle box (share of the two-wheeler's box, with the
-    person's centre above its horizontal span) become ``rider``, so one cyclist is not also a pedestrian."""
+def relabel_riders(xyxy: np.ndarray, labels: list[str], min_overlap: float = 0.25) -> list[str]:
+    """Persons over a bicycle or motorcycle (centre above its horizontal span, and at least ``min_overlap``
+    of the smaller box shared) become ``rider``, so one cyclist is not also counted as a pedestrian."""
     out = list(labels)
     wheels = [i for i, label in enumerate(labels) if label in ("bicycle", "motorcycle")]
-    if not wheels:
-        return out
     for i, label in enumerate(labels):
         if label != "pedestrian":
             continue
-        px = (xyxy[i, 0] + xyxy[i, 2]) / 2
+        px1, py1, px2, py2 = xyxy[i]
         for j in wheels:
             x1, y1, x2, y2 = xyxy[j]
-            iw = max(0.0, min(xyxy[i, 2], x2) - max(xyxy[i, 0], x1))
-            ih = max(0.0, min(xyxy[i, 3], y2) - max(xyxy[i, 1], y1))
-            wheel_area = max((x2 - x1) * (y2 - y1), 1e-6)
-            if x1 <= px <= x2 and iw * ih / wheel_area >= min_overlap:
+            inter = max(0.0, min(px2, x2) - max(px1, x1)) * max(0.0, min(py2, y2) - max(py1, y1))
+            smaller = max(min((px2 - px1) * (py2 - py1), (x2 - x1) * (y2 - y1)), 1e-6)
+            if x1 <= (px1 + px2) / 2 <= x2 and inter / smaller >= min_overlap:
                 out[i] = RIDER
                 break
     return out
@@ -52,13 +50,14 @@ def relabel_riders(xyxy: np.ndarray, labels: list[str], min_overlap: float = 0.3
 
 @dataclass
 class ClassVotes:
-    """A track's class is the confidence-weighted majority of its detections (car/truck flicker)."""
+    """A track's class is the confidence-weighted majority of its detections (car/truck flicker). A frame
+    that shows the person on a two-wheeler weighs ``RIDER_WEIGHT`` times: small bicycles are often missed."""
 
     _votes: dict[int, dict[str, float]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(float)))
 
     def add(self, track_id: int, label: str, conf: float) -> None:
         if label:
-            self._votes[track_id][label] += conf
+            self._votes[track_id][label] += conf * (RIDER_WEIGHT if label == RIDER else 1.0)
 
     def label(self, track_id: int) -> str:
         votes = self._votes.get(track_id)
