@@ -28,14 +28,14 @@ ProgressFn = Callable[[float, str], None]
 Engine = Literal["auto", "pyvrp", "ortools", "portfolio"]
 
 
-PORTFOLIO_MAX_VISITS = 400
+PORTFOLIO_MAX_VISITS = 100
 
 
 def choose_engine(problem: Problem, engine: Engine = "auto") -> str:
     """Engine for ``auto``.
 
     ``ortools`` when lateness is allowed (soft windows); ``portfolio`` (both engines on half the
-    budget each, the better plan wins) for small days with double visits, where pinning the pair's
+    budget each, the better plan wins) for small days (<= 100 visits) with double visits, where pinning the pair's
     start for PyVRP can cost travel that OR-Tools' own synchronisation saves; else ``pyvrp``.
     """
     if engine != "auto":
@@ -50,6 +50,29 @@ def choose_engine(problem: Problem, engine: Engine = "auto") -> str:
 def _report(progress: ProgressFn | None, frac: float, msg: str) -> None:
     if progress is not None:
         progress(frac, msg)
+
+
+def is_home_care(problem: Problem) -> bool:
+    """Whether the day uses home-care features (breaks, skills, double visits, preferences).
+
+    Plain VRPTW days (the Solomon benchmark) go to PyVRP untouched; home-care days get a start
+    plan from the scheduler, which keeps PyVRP productive on short budgets and busy machines.
+    """
+    return any(c.breaks or c.skills for c in problem.carers) or any(
+        v.double is not None or v.skill is not None or v.preferred_carers for v in problem.visits
+    )
+
+
+def insertion_plan(ctx: Compiled, soft: bool) -> list[list[int]]:
+    """Cheapest feasible insertion of every visit (double visits and tight windows first)."""
+    state = RouteState(ctx, [[] for _ in ctx.carers], soft)
+    order = sorted(
+        range(len(ctx.visits)),
+        key=lambda v: (-len(ctx.visit_tasks[v]), -ctx.visits[v].priority, ctx.tasks[ctx.visit_tasks[v][0]].late),
+    )
+    for v in order:
+        state.try_insert(v)
+    return [[t for t in items if t >= 0] for items in state.routes]
 
 
 def finish(ctx: Compiled, routes: list[list[int]], soft: bool, deadline: float) -> list[list[int]]:
@@ -117,7 +140,11 @@ def plan_day(
         from hub.optimise.routes.engine_pyvrp import solve_pyvrp
 
         ctx = compile_problem(problem, pin_doubles=True)
-        routes = solve_pyvrp(ctx, budget_s, seed, progress)
+        initial = None
+        if is_home_care(problem):
+            _report(progress, 0.02, "building a start plan by cheapest insertion")
+            initial = insertion_plan(ctx, soft)
+        routes = solve_pyvrp(ctx, max(0.1, budget_s - (time.perf_counter() - t0)), seed, progress, initial)
         _report(progress, 0.95, "placing breaks and repairing")
         routes = finish(ctx, routes, soft, t0 + budget_s * 1.2 + 2)
         plan = build_plan(ctx, routes, "pyvrp", time.perf_counter() - t0, soft)
