@@ -57,7 +57,7 @@ class AlertCentre:
     # device events -----------------------------------------------------------------------------
     def on_event(self, device_id: str, site: str, seq: int, event: FallEvent, now: float) -> list[Effect]:
         with self.store.transaction():
-            if not self.store.remember_message(device_id, seq):
+            if not self.store.remember_message(device_id, seq, now):
                 return []
             if self.store.event(device_id, event.event_id) is not None:
                 return []  # the same event re-sent under a new seq

@@ -71,6 +71,8 @@ class FallsSettings(BaseModel):
     vapid_subject : the ``sub`` claim of VAPID tokens: a mailto: or https: contact of the operator.
     token_ttl_s : how long a staff login stays valid.
     push_ttl_s : how long a push service keeps an undelivered notification.
+    retention_days : resolved alerts (text, stick-figure clip, log) are deleted this long after they
+        were resolved; 0 keeps them for ever.
     push_hosts : push-service host names (and their subdomains) subscriptions may point at.
     """
 
@@ -82,6 +84,7 @@ class FallsSettings(BaseModel):
     vapid_subject: str = "mailto:it@kommune.example"
     token_ttl_s: int = Field(14 * 24 * 3600, gt=0)
     push_ttl_s: int = Field(300, ge=0)
+    retention_days: float = Field(90.0, ge=0)
     push_hosts: tuple[str, ...] = (
         "fcm.googleapis.com",  # Chrome, Edge, Android
         "push.services.mozilla.com",  # Firefox

@@ -15,7 +15,8 @@ from hub.alerts.model import Alert
 
 _SCHEMA = """
 PRAGMA journal_mode=WAL;
-CREATE TABLE IF NOT EXISTS messages (device_id TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (device_id, seq));
+CREATE TABLE IF NOT EXISTS messages (
+    device_id TEXT NOT NULL, seq INTEGER NOT NULL, received_at REAL NOT NULL, PRIMARY KEY (device_id, seq));
 CREATE TABLE IF NOT EXISTS events (
     device_id TEXT NOT NULL, event_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
     related_event_id TEXT, alert_id TEXT, received_at REAL NOT NULL, PRIMARY KEY (device_id, event_id));
@@ -113,9 +114,9 @@ class AlertStore:
             return self._db.execute(sql, args)
 
     # messages and events (idempotency) --------------------------------------------------
-    def remember_message(self, device_id: str, seq: int) -> bool:
+    def remember_message(self, device_id: str, seq: int, now: float) -> bool:
         """Record ``(device_id, seq)``; False when it was seen before."""
-        cur = self._run("INSERT OR IGNORE INTO messages VALUES (?, ?)", (device_id, seq))
+        cur = self._run("INSERT OR IGNORE INTO messages VALUES (?, ?, ?)", (device_id, seq, now))
         return cur.rowcount == 1
 
     def event(self, device_id: str, event_id: str) -> sqlite3.Row | None:
@@ -272,3 +273,16 @@ class AlertStore:
             (alert_id,),
         )
         return [dict(r) for r in rows]
+
+    def purge(self, before: float) -> int:
+        """Delete resolved alerts (with their log, pushes and events) resolved before ``before``, and
+        idempotency records and sessions older than that; returns how many alerts went."""
+        with self.transaction():
+            old = "SELECT id FROM alerts WHERE state='resolved' AND resolved_at < ?"
+            for table, column in (("alert_log", "alert_id"), ("notifications", "alert_id"), ("events", "alert_id")):
+                self._run(f"DELETE FROM {table} WHERE {column} IN ({old})", (before,))
+            gone = self._run("DELETE FROM alerts WHERE state='resolved' AND resolved_at < ?", (before,)).rowcount
+            self._run("DELETE FROM events WHERE alert_id IS NULL AND received_at < ?", (before,))
+            self._run("DELETE FROM messages WHERE received_at < ?", (before,))
+            self._run("DELETE FROM tokens WHERE expires < ?", (before,))
+        return gone

@@ -39,6 +39,7 @@ ROOM_WORD = {"da": "bolig", "en": "room"}
 REMINDER_WORD = {"da": "påmindelse", "en": "reminder"}
 ACK_LABEL = {"da": "Kvittér", "en": "Acknowledge"}
 OUTCOME_MEASUREMENT = "falls_alert"
+PURGE_EVERY_S = 3600.0
 
 
 def push_payload(alert: Alert, round_no: int, language: str) -> dict[str, Any]:
@@ -76,6 +77,7 @@ class FallAlertService(DomainService):
         self._pushers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webpush")
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
+        self._purged_at = float("-inf")
 
     def configure(self, settings: dict[str, Any] | None) -> None:
         """Apply the ``falls`` section of the hub config (the hub hands it over after construction)."""
@@ -119,9 +121,16 @@ class FallAlertService(DomainService):
 
     # escalation ----------------------------------------------------------------------------------
     def tick(self) -> list[Effect]:
-        """Send the notification rounds due now (the timer calls this every ``tick_s``)."""
-        effects = self.centre.escalate_due(self.clock())
+        """Send the notification rounds due now (the timer calls this every ``tick_s``); purge old
+        history once an hour."""
+        now = self.clock()
+        effects = self.centre.escalate_due(now)
         self.dispatch(effects)
+        if self.settings.retention_days and now - self._purged_at >= PURGE_EVERY_S:
+            self._purged_at = now
+            gone = self.store.purge(now - self.settings.retention_days * 86400)
+            if gone:
+                log.info("purged resolved alerts", extra={"alerts": gone, "days": self.settings.retention_days})
         return effects
 
     def _run_timer(self) -> None:

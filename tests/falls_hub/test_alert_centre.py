@@ -251,3 +251,24 @@ def test_falls_section_of_the_hub_config_reaches_the_service(tmp_path: Path) -> 
             service.stop()
         hub.jobs.shutdown()
         hub.store.close()
+
+
+def test_resolved_history_is_purged_after_the_retention_period(tmp_path: Path) -> None:
+    clock = FakeClock()
+    service = make_service(tmp_path, clock, retention_days=30)
+    try:
+        nurse = add_staff(service, "anna")
+        feed = Feeder(service)
+        feed(fall_event(event_id="old", room="1"))
+        service.resolve(only_alert(service).id, nurse)
+        feed(fall_event(event_id="still-open", room="2"))
+        clock.advance(29 * 86400)
+        service.tick()
+        assert len(service.store.alerts_of_home("solhaven", active=False)) == 1  # not yet
+        clock.advance(2 * 86400)
+        service.tick()  # purges at most hourly: this is the first tick in the new hour
+        assert service.store.alerts_of_home("solhaven", active=False) == []
+        assert [a.room for a in service.store.alerts_of_home("solhaven", active=True)] == ["2"]
+        assert service.store.alert_log(service.store.alerts_of_home("solhaven", active=True)[0].id)
+    finally:
+        service.stop()
