@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 
 from hub.domain import DomainService, HubContext, load_services
 from hub.ingest import Ingest, IngestSettings
@@ -11,7 +13,7 @@ from hub.jobs import JobRunner
 from hub.metrics import HubMetrics
 from hub.registry import DeadLetterStore, DeviceRegistry
 from hub.settings import HubSettings
-from hub.store import TimeSeriesStore, make_store
+from hub.store import Point, StoreError, TimeSeriesStore, make_store
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,8 @@ class Hub:
     jobs: JobRunner
     services: list[DomainService]
     ingest: Ingest
+    stats_interval_s: float = 10.0
+    _stop: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def build(cls, settings: HubSettings) -> Hub:
@@ -65,9 +69,41 @@ class Hub:
         for service in self.services:
             service.start()
         self.ingest.start()
+        threading.Thread(target=self._write_stats, name="hub-stats", daemon=True).start()
         log.info("hub started", extra={"services": [s.name for s in self.services]})
 
+    def stats_point(self, rate: float, at_ns: int | None = None) -> Point:
+        """The hub's own health as a time-series point (the fleet-health dashboard reads it)."""
+        devices = self.registry.list()
+        return Point(
+            "hub_stats",
+            {"hub": self.settings.mqtt.client_id},
+            {
+                "devices_total": len(devices),
+                "devices_online": sum(1 for d in devices if d["liveness"] == "online"),
+                "backlog": sum(d["outbox_depth"] or 0 for d in devices),
+                "outbox_dropped": sum(d["outbox_dropped"] or 0 for d in devices),
+                "rate": round(rate, 2),
+                "stored": self.ingest.stored,
+                "dead_letters": self.dead_letters.total(),
+                "queue": self.ingest.queue_depth,
+            },
+            at_ns if at_ns is not None else time.time_ns(),
+        )
+
+    def _write_stats(self) -> None:
+        last_stored, last_t = self.ingest.stored, time.monotonic()
+        while not self._stop.wait(self.stats_interval_s):
+            now = time.monotonic()
+            rate = (self.ingest.stored - last_stored) / (now - last_t)
+            last_stored, last_t = self.ingest.stored, now
+            try:
+                self.store.write([self.stats_point(rate)])
+            except StoreError as exc:
+                log.warning("could not write hub stats", extra={"error": str(exc)[:200]})
+
     def stop(self) -> None:
+        self._stop.set()
         self.ingest.stop()
         for service in self.services:
             service.stop()
