@@ -102,11 +102,37 @@ function upsert(alert) {
     state.alerts.delete(alert.id);
     state.history = [alert, ...state.history.filter((a) => a.id !== alert.id)];
   } else {
-    const isNew = !state.alerts.has(alert.id);
+    const before = state.alerts.get(alert.id);
     state.alerts.set(alert.id, alert);
-    if (isNew && alert.severity === "critical" && navigator.vibrate) navigator.vibrate([300, 100, 300]);
+    const news = alert.state === "open" && alert.severity !== "info" && (!before || alert.round > before.round);
+    if (news) {
+      chime(alert.severity);
+      if (alert.severity === "critical" && navigator.vibrate) navigator.vibrate([300, 100, 300]);
+    }
   }
   render();
+}
+
+// A short tone for new alerts and reminders while the app is open (browsers allow sound after a tap).
+let audio = null;
+document.addEventListener("pointerdown", () => {
+  audio = audio || new AudioContext();
+  audio.resume();
+});
+
+function chime(severity) {
+  if (!audio || audio.state !== "running") return;
+  const notes = severity === "critical" ? [880, 660, 880] : [660];
+  notes.forEach((frequency, index) => {
+    const start = audio.currentTime + index * 0.25;
+    const tone = audio.createOscillator(), gain = audio.createGain();
+    tone.frequency.value = frequency;
+    gain.gain.setValueAtTime(0.25, start);
+    gain.gain.exponentialRampToValueAtTime(0.001, start + 0.22);
+    tone.connect(gain).connect(audio.destination);
+    tone.start(start);
+    tone.stop(start + 0.22);
+  });
 }
 
 function minutesAgo(epochSeconds) {
