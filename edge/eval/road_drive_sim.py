@@ -36,7 +36,7 @@ from edge.vision.ground import CameraGeometry
 from edge.vision.lean_yolo import YoloDetector
 from edge.vision.redact import Redactor
 from protocol import Body, Envelope, Topic
-from protocol.streams.road import RoadCoverage
+from protocol.streams.road import DamageObservation, RoadCoverage
 
 log = logging.getLogger("edge.eval.road_drive_sim")
 PHOTO_SIZE = 640
@@ -260,7 +260,15 @@ class SimLink:
     metres_inspected: float = 0.0
     link_up_at: dict[int, float] = field(default_factory=dict)  # seq → when it could finally be sent
 
+    peer: Any = None  # a second hub fed the same observations placed by single raw GNSS fixes
+    analyzer: Any = None
+
     def emit(self, body: Body, ts_ms: int, priority: int) -> None:
+        if self.peer is not None and isinstance(body, DamageObservation | RoadCoverage):
+            raw = self.analyzer.unfused_positions.get(getattr(body, "observation_id", ""))
+            twin = body if raw is None else body.model_copy(update={"lat": raw[0], "lon": raw[1]})
+            env = Envelope(device_id=self.device_id, seq=self.seq + 1, ts=ts_ms, body={})
+            self.peer.handle(Topic("kommune", "odense", self.device_id, body.STREAM), env, twin)
         self.seq += 1
         if isinstance(body, RoadCoverage):
             self.metres_inspected += body.metres_inspected
@@ -355,7 +363,8 @@ def run_simulation(
         HubContext(state, "kommune", lambda *a: None, None, None, {"contractor_areas_geojson": areas}),
         clock=lambda: clock[0],
     )
-    link = SimLink(service, "vehicle-sim", clock)
+    peer = RoadService(HubContext(state / "peer", "kommune", lambda *a: None, None, None, {}), clock=lambda: clock[0])
+    link = SimLink(service, "vehicle-sim", clock, peer=peer)
     settings = AnalyzerSettings(crops=cfg.crops and redactor is not None, gnss_sigma_m=cfg.gnss_sigma_m)
     base_t = 1_795_000_000.0  # an epoch in 2026
     drives: list[DriveFigures] = []
@@ -370,6 +379,7 @@ def run_simulation(
             down = (a, a + cfg.outage[2])
             link.down.append(down)
         analyzer = RoadAnalyzer(settings, PHOTO_CAMERA, detector, rdd_of, link.emit, f"drive-{drive}", redactor)
+        link.analyzer = analyzer
         fig = DriveFigures()
         inspected_before = link.metres_inspected
         background = asphalt(nprng)
@@ -413,6 +423,11 @@ def run_simulation(
         drives.append(fig)
     orders = service.book.orders()
     result = score(damages, orders, frame_geo, link, drives, cfg)
+    unfused = score(damages, peer.book.orders(), frame_geo, link, drives, cfg)
+    result["peer_unfused_share_exactly_one"] = unfused["share_exactly_one"]
+    result["peer_unfused_median_position_error_m"] = unfused["median_position_error_m"]
+    result["peer_unfused_orders"] = unfused["orders"]
+    peer.stop()
     result["webhook_received"] = len(hook.received)
     hook.close()
     service.stop()

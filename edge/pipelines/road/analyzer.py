@@ -81,6 +81,8 @@ class RoadAnalyzer:
         self._timing = {"frame_ms": 0.0, "detect_ms": 0.0, "redact_ms": 0.0}
         self._frames = 0
         self._finished: list[tuple[float, DamageTrack]] = []  # (emit when, track)
+        # for evaluation: where one raw GNSS fix (no fusion) would have put each damage
+        self.unfused_positions: dict[str, tuple[float, float]] = {}
 
     # ------------------------------------------------------------------ inputs
 
@@ -180,6 +182,11 @@ class RoadAnalyzer:
         speed = pose.speed_mps if pose else 0.0
         passed = min(now, last.ts + (max(0.0, last.forward) / speed if speed > 0.5 else 0.0))
         lat, lon, n_fixes = self.vehicle.to_latlon(east, north, passed)
+        closest = min(track.sightings, key=lambda s: s.forward)
+        self.unfused_positions[f"{self.drive_id}-{self._observations + 1:05d}"] = self.vehicle.to_latlon(
+            east, north, closest.ts, window_s=0.0)[:2]
+        while len(self.unfused_positions) > 1000:
+            self.unfused_positions.pop(next(iter(self.unfused_positions)))
         sigma = math.hypot(self.s.gnss_sigma_m / math.sqrt(max(1, n_fixes)),
                            track.spread_m() / math.sqrt(len(track.sightings)))
         width, length = track.size()

@@ -154,10 +154,15 @@ class VehicleTrack:
                 return math.atan2(ve, vn) % (2 * math.pi)
         return 0.0
 
-    def offset(self, ts: float) -> tuple[float, float, int]:
-        """Mean (GNSS − odometry) over fixes within the window around ``ts``: (east, north, fixes used)."""
-        lo = bisect.bisect_left(self._ts, ts - self.offset_window_s)
-        hi = bisect.bisect_right(self._ts, ts + self.offset_window_s)
+    def offset(self, ts: float, window_s: float | None = None) -> tuple[float, float, int]:
+        """Mean (GNSS − odometry) over fixes within the window around ``ts``: (east, north, fixes used).
+        A window of 0 takes the single fix nearest in time (what a plain GNSS logger would give)."""
+        window = self.offset_window_s if window_s is None else window_s
+        if window <= 0 and self._ts:
+            i = min(range(len(self._ts)), key=lambda k: abs(self._ts[k] - ts))
+            return self._gnss[i][0] - self._odo[i][0], self._gnss[i][1] - self._odo[i][1], 1
+        lo = bisect.bisect_left(self._ts, ts - window)
+        hi = bisect.bisect_right(self._ts, ts + window)
         if hi <= lo:
             return 0.0, 0.0, 0
         n = hi - lo
@@ -165,9 +170,11 @@ class VehicleTrack:
         dn = sum(self._gnss[k][1] - self._odo[k][1] for k in range(lo, hi)) / n
         return de, dn, n
 
-    def to_latlon(self, east: float, north: float, ts: float) -> tuple[float, float, int]:
+    def to_latlon(
+        self, east: float, north: float, ts: float, window_s: float | None = None,
+    ) -> tuple[float, float, int]:
         """Map position of an odometry-frame point observed around ``ts``: (lat, lon, fixes used)."""
         assert self.frame is not None
-        de, dn, n = self.offset(ts)
+        de, dn, n = self.offset(ts, window_s)
         lat, lon = self.frame.to_latlon(east + de, north + dn)
         return lat, lon, n
