@@ -1,4 +1,4 @@
-"""GNSS sources for vehicles: gpsd (JSON socket), NMEA serial (pyserial), GPX/NMEA file replay.
+"""GNSS sources for vehicles: gpsd (JSON socket), NMEA serial (pyserial), Termux:API, GPX/NMEA file replay.
 
 Every source yields :class:`GpsFix` with a UTC epoch-seconds timestamp, so fixes line up with frame
 timestamps taken from the same clock (file replays can be shifted with ``offset_s``).
@@ -223,9 +223,40 @@ def serial_fixes(device: str, baudrate: int = 9600) -> Iterator[GpsFix]:
                     yield fix
 
 
+def parse_termux_location(doc: dict, received_at: float) -> GpsFix | None:
+    """One ``termux-location`` report (Termux:API on Android) as a GpsFix; its age is ``elapsedMs``."""
+    if "latitude" not in doc or "longitude" not in doc:
+        return None
+    age_s = float(doc.get("elapsedMs", 0)) / 1000.0
+    return GpsFix(received_at - age_s, float(doc["latitude"]), float(doc["longitude"]), doc.get("speed"),
+                  doc.get("bearing"), None)
+
+
+def termux_fixes(interval_ms: int = 1000) -> Iterator[GpsFix]:
+    """Fixes from the phone's GNSS through Termux:API (``termux-location -p gps -r updates``)."""
+    import subprocess
+
+    cmd = ["termux-location", "-p", "gps", "-r", "updates", "-d", str(interval_ms)]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        decoder, buffer = json.JSONDecoder(), ""
+        for line in proc.stdout:
+            buffer += line
+            try:
+                doc, end = decoder.raw_decode(buffer.strip())
+            except ValueError:
+                continue  # the report spans several lines: read on
+            buffer = buffer.strip()[end:]
+            fix = parse_termux_location(doc, time.time())
+            if fix is not None:
+                yield fix
+
+
 def open_gps(spec: str, offset_s: float = 0.0) -> Iterator[GpsFix]:
     """A GNSS source from a config string: ``gpsd://host:port``, ``serial:///dev/ttyACM0?baud=9600``,
-    or a path to a ``.gpx``/``.nmea`` file to replay."""
+    ``termux://`` (Android phone under Termux), or a path to a ``.gpx``/``.nmea`` file to replay."""
+    if spec.startswith("termux://"):
+        return termux_fixes()
     if spec.startswith("gpsd://"):
         host, _, port = spec[len("gpsd://"):].partition(":")
         return gpsd_fixes(host or "127.0.0.1", int(port or 2947))

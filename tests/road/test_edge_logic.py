@@ -172,3 +172,13 @@ def test_tracker_keeps_one_track_per_damage() -> None:
         tracker.update([near, other])
     assert len(tracker.tracks) == 2
     assert sorted(len(t.sightings) for t in tracker.tracks.values()) == [6, 6]
+
+
+def test_termux_location_report() -> None:
+    from edge.sources.gps import parse_termux_location
+
+    doc = {"latitude": 55.39, "longitude": 10.38, "altitude": 20.0, "accuracy": 4.2, "bearing": 87.0,
+           "speed": 9.1, "elapsedMs": 250, "provider": "gps"}
+    fix = parse_termux_location(doc, 1_795_000_000.0)
+    assert fix is not None and fix.ts == 1_795_000_000.0 - 0.25 and fix.course_deg == 87.0
+    assert parse_termux_location({"API_ERROR": "no permission"}, 0.0) is None
