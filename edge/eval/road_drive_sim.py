@@ -586,3 +586,40 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def write_drive(
+    photos: list[Path], video_path: Path, track_path: Path, start_ts: float, fps: float = 5.0, speed_mps: float = 8.0,
+    gnss_sigma_m: float = 5.0, seed: int = 3,
+) -> list[tuple[float, float]]:
+    """Record a simulated drive as a video file and a GPX/NMEA track (for replaying through the real pipeline);
+    returns the (lat, lon) of every physical damage."""
+    import cv2
+
+    from edge.sources.gps import format_rmc, write_gpx
+
+    rng, nprng = random.Random(seed), np.random.default_rng(seed)
+    images = [cv2.imread(str(p)) for p in photos]
+    damages: list[Damage] = []
+    for site, p in enumerate(photos):
+        damages.extend(site_damages(read_labels(p.parent.parent / "labels" / (p.stem + ".txt")), site))
+    route = Route.build(len(photos), rng)
+    place_damages(route, damages)
+    ends = [site_end(damages, site, 3.0) for site in range(len(photos))]
+    geo = LocalFrame(REF_LAT, REF_LON)
+    background = asphalt(nprng)
+    writer = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (PHOTO_SIZE, PHOTO_SIZE))
+    fixes, n_frames = [], int(route.length / speed_mps * fps) - 1
+    for i in range(n_frames):
+        s = i / fps * speed_mps
+        writer.write(_frame_at(s, route, images, ends, background, nprng))
+        if i % int(fps) == 0:
+            east, north, head = route.at(s)
+            lat, lon = geo.to_latlon(east + nprng.normal(0, gnss_sigma_m), north + nprng.normal(0, gnss_sigma_m))
+            fixes.append(GpsFix(start_ts + i / fps, lat, lon, speed_mps, math.degrees(head) % 360))
+    writer.release()
+    if track_path.suffix == ".gpx":
+        write_gpx(fixes, track_path)
+    else:
+        track_path.write_text("\n".join(format_rmc(f) for f in fixes) + "\n")
+    return [geo.to_latlon(d.east, d.north) for d in damages]
