@@ -20,18 +20,18 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "ansible" / "roles" / "h
 class BrokerSettings:
     """Values the templates need; names match the ansible role's variables."""
 
-    mosquitto_cafile: Path
-    mosquitto_certfile: Path
-    mosquitto_keyfile: Path
-    mosquitto_crlfile: Path
-    mosquitto_acl_file: Path
-    mosquitto_persistence_dir: Path
-    mosquitto_tls_port: int = 8883
-    mosquitto_bind_address: str = "0.0.0.0"
-    mosquitto_run_user: str | None = "mosquitto"
-    mosquitto_log_dest: list[str] = field(default_factory=lambda: ["syslog"])
-    mqtt_prefix: str = "kommune"
-    mqtt_hub_identity: str = HUB_IDENTITY
+    hub_mosquitto_cafile: Path
+    hub_mosquitto_certfile: Path
+    hub_mosquitto_keyfile: Path
+    hub_mosquitto_crlfile: Path
+    hub_mosquitto_acl_file: Path
+    hub_mosquitto_persistence_dir: Path
+    hub_mosquitto_tls_port: int = 8883
+    hub_mosquitto_bind_address: str = "0.0.0.0"
+    hub_mosquitto_run_user: str | None = "mosquitto"
+    hub_mosquitto_log_dest: list[str] = field(default_factory=lambda: ["syslog"])
+    hub_mqtt_prefix: str = "kommune"
+    hub_mqtt_identity: str = HUB_IDENTITY
 
 
 def _environment(template_dir: Path) -> jinja2.Environment:
@@ -51,8 +51,8 @@ def render(settings: BrokerSettings, template_dir: Path = TEMPLATE_DIR) -> dict[
 
 
 def write(settings: BrokerSettings, conf_path: Path, template_dir: Path = TEMPLATE_DIR) -> Path:
-    """Write the config to ``conf_path`` and the ACL to ``settings.mosquitto_acl_file``."""
+    """Write the config to ``conf_path`` and the ACL to ``settings.hub_mosquitto_acl_file``."""
     rendered = render(settings, template_dir)
     conf_path.write_text(rendered["mosquitto.conf"])
-    Path(settings.mosquitto_acl_file).write_text(rendered["mosquitto.acl"])
+    Path(settings.hub_mosquitto_acl_file).write_text(rendered["mosquitto.acl"])
     return conf_path

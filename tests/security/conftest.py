@@ -151,17 +151,17 @@ def tls_broker(tmp_path: Path) -> Iterator[TLSBroker]:
     (tmp_path / "mq").mkdir()
     log = tmp_path / "mosquitto.log"
     settings = BrokerSettings(
-        mosquitto_cafile=ca.ca_cert_path,
-        mosquitto_certfile=ca.cert_path("127.0.0.1"),
-        mosquitto_keyfile=ca.key_path("127.0.0.1"),
-        mosquitto_crlfile=ca.crl_path,
-        mosquitto_acl_file=tmp_path / "mosquitto.acl",
-        mosquitto_persistence_dir=tmp_path / "mq",
-        mosquitto_tls_port=port,
-        mosquitto_bind_address="127.0.0.1",
-        mosquitto_run_user="root" if os.geteuid() == 0 else None,
-        mosquitto_log_dest=[f"file {log}"],
-        mqtt_prefix=PREFIX,
+        hub_mosquitto_cafile=ca.ca_cert_path,
+        hub_mosquitto_certfile=ca.cert_path("127.0.0.1"),
+        hub_mosquitto_keyfile=ca.key_path("127.0.0.1"),
+        hub_mosquitto_crlfile=ca.crl_path,
+        hub_mosquitto_acl_file=tmp_path / "mosquitto.acl",
+        hub_mosquitto_persistence_dir=tmp_path / "mq",
+        hub_mosquitto_tls_port=port,
+        hub_mosquitto_bind_address="127.0.0.1",
+        hub_mosquitto_run_user="root" if os.geteuid() == 0 else None,
+        hub_mosquitto_log_dest=[f"file {log}"],
+        hub_mqtt_prefix=PREFIX,
     )
     conf = write(settings, tmp_path / "mosquitto.conf")
     proc = _start(conf, log)
