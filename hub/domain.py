@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from abc import ABC
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -66,9 +66,13 @@ SERVICES: list[str] = [
 ]
 
 
-def load_services(ctx: HubContext, names: list[str] | None = None) -> list[DomainService]:
+def load_services(
+    ctx: HubContext, names: list[str] | None = None, sections: dict[str, dict[str, Any]] | None = None
+) -> list[DomainService]:
+    """Instantiate services; each gets its own context carrying its own section of the hub config."""
     out = []
     for ref in SERVICES if names is None else names:
         module_name, _, attr = ref.partition(":")
-        out.append(getattr(importlib.import_module(module_name), attr)(ctx))
+        cls = getattr(importlib.import_module(module_name), attr)
+        out.append(cls(replace(ctx, settings=dict((sections or {}).get(cls.name, {})))))
     return out

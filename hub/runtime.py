@@ -59,8 +59,8 @@ class Hub:
         for service in load_services(
             HubContext(state_dir=state, prefix=m.prefix, publish=publish, store=store, jobs=jobs, settings={}),
             settings.services,
+            settings.service_settings,
         ):
-            service.ctx.settings = settings.service_settings.get(service.name, {})
             services.append(service)
             ingest.add_service(service)
         return cls(settings, store, registry, dead_letters, metrics, jobs, services, ingest)

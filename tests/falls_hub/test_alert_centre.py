@@ -225,11 +225,6 @@ def test_time_to_acknowledge_and_resolve_reach_the_time_series_store(tmp_path: P
         store.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hub.domain.load_services hands every service the same HubContext, so Hub.build's "
-    "service.ctx.settings = ... leaves each service with the last service's section",
-)
 def test_falls_section_of_the_hub_config_reaches_the_service(tmp_path: Path) -> None:
     from hub.runtime import Hub
     from hub.settings import HubSettings
