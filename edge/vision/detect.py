@@ -158,6 +158,7 @@ def yolov8_decode(
     iou_threshold: float,
     classes: tuple[int, ...] | None = None,
     max_det: int = 300,
+    agnostic: bool = False,
 ) -> Detections:
     """YOLOv8 head output ``(4 + nc, anchors)`` in input pixels (cx, cy, w, h, class scores) → NMS'd boxes."""
     pred = raw.T
@@ -172,7 +173,8 @@ def yolov8_decode(
         return Detections.empty()
     cx, cy, w, h = pred[:, 0], pred[:, 1], pred[:, 2] / 2, pred[:, 3] / 2
     xyxy = np.stack([cx - w, cy - h, cx + w, cy + h], 1).astype(np.float32)
-    kept = nms(xyxy + (cls[:, None] * MAX_WH).astype(np.float32), conf, iou_threshold)[:max_det]
+    offset = 0 if agnostic else MAX_WH  # agnostic: one box per object even when two classes fire on it
+    kept = nms(xyxy + (cls[:, None] * offset).astype(np.float32), conf, iou_threshold)[:max_det]
     return Detections(xyxy[kept], conf[kept].astype(np.float32), cls[kept].astype(np.int64))
 
 
@@ -196,6 +198,7 @@ class DetectorSettings:
     imgsz: int = 640
     max_det: int = 300
     threads: int = 2
+    agnostic: bool = False
 
 
 class TFLiteDetector:
@@ -234,7 +237,7 @@ class TFLiteDetector:
         if raw[:4].max() <= 2.0:  # normalised export: boxes as fractions of the input
             raw[:4] *= size
         s = self.settings
-        return yolov8_decode(raw, s.conf, s.iou, s.classes, s.max_det)
+        return yolov8_decode(raw, s.conf, s.iou, s.classes, s.max_det, s.agnostic)
 
     def detect(self, image: np.ndarray) -> Detections:
         return self.detect_many([image])[0]
@@ -264,7 +267,7 @@ class UltralyticsDetector:
         start = time.perf_counter()
         result = self.model.predict(
             image, imgsz=s.imgsz, conf=s.conf, iou=s.iou, classes=list(s.classes) if s.classes else None,
-            max_det=s.max_det, verbose=False,
+            max_det=s.max_det, agnostic_nms=s.agnostic, verbose=False,
         )[0]
         self.last_ms = (time.perf_counter() - start) * 1000
         boxes = result.boxes

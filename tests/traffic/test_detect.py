@@ -80,3 +80,17 @@ def test_lean_and_ultralytics_back_ends_give_the_same_detections(coco_tflite: Pa
     reference = UltralyticsDetector(coco_tflite)
     for frame in frames:
         assert_same_detections(lean.detect(frame), reference.detect(frame))
+
+
+def test_agnostic_decoding_keeps_one_box_per_object() -> None:
+    from edge.vision.detect import yolov8_decode
+
+    raw = np.zeros((84, 3), np.float32)
+    raw[:4, 0] = [100, 100, 80, 60]  # the same object scored as bus (5) ...
+    raw[4 + 5, 0] = 0.8
+    raw[:4, 1] = [101, 100, 80, 60]  # ... and as car (2)
+    raw[4 + 2, 1] = 0.6
+    raw[:4, 2] = [300, 100, 20, 50]  # a person elsewhere
+    raw[4 + 0, 2] = 0.7
+    assert sorted(yolov8_decode(raw, 0.25, 0.7).cls.tolist()) == [0, 2, 5]
+    assert sorted(yolov8_decode(raw, 0.25, 0.7, agnostic=True).cls.tolist()) == [0, 5]

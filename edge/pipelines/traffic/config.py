@@ -66,6 +66,9 @@ class DetectorConfig(_Strict):
     conf: float = Field(0.25, gt=0, lt=1, description="minimum detection confidence")
     iou: float = Field(0.7, gt=0, lt=1, description="NMS IoU threshold")
     threads: int = Field(2, ge=1, le=16, description="inference threads")
+    agnostic_nms: bool = Field(
+        True, description="one box per object across classes (a bus is not also a car); riders survive (low IoU)"
+    )
     extra_classes: dict[int, TrafficClass] = Field(
         default_factory=dict,
         description="more COCO class ids to count as a traffic class, for unusual views: seen straight from "

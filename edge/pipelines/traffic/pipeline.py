@@ -149,7 +149,7 @@ class TrafficPipeline(Pipeline):
             d.backend,
             resolve_model_path(d.model),
             DetectorSettings(conf=d.conf, iou=d.iou, classes=tuple(sorted({*COCO_IDS, *d.extra_classes})),
-                             threads=d.threads),
+                             threads=d.threads, agnostic=d.agnostic_nms),
         )
         grabber = FrameGrabber(cfg.source, stop=self.ctx.stop)
         self._grabber = grabber
