@@ -156,3 +156,18 @@ def test_tokens_from_environment_and_file(tmp_path: Path, monkeypatch: pytest.Mo
     assert admin is not None and admin.role == "admin"
     assert scraper is not None and (scraper.role, scraper.name) == ("technical", "prometheus")
     assert store.resolve("guess") is None
+
+
+def test_care_staff_routes_take_the_staff_login_of_one_care_home(app: FastAPI, client: TestClient,
+                                                                  tokens: dict[str, str]) -> None:
+    """``own_auth`` is not a hole: /falls/* accepts the care-staff login (scoped to its home) and nothing else."""
+    from hub.alerts.auth import hash_password
+
+    falls = next(s for s in app.state.hub.services if s.name == "falls")
+    falls.store.add_staff("matrix-anna", "solgaarden", "Anna", hash_password("pw for the matrix"), ["101"])
+    login = client.post("/falls/login", json={"username": "matrix-anna", "password": "pw for the matrix"})
+    assert login.status_code == 200, login.text
+    me = client.get("/falls/me", headers={"Authorization": f"Bearer {login.json()['token']}"})
+    assert me.status_code == 200 and me.json()["care_home"] == "solgaarden"
+    for role in ("admin", "care_staff"):
+        assert client.get("/falls/me", headers={"Authorization": f"Bearer {tokens[role]}"}).status_code == 401
