@@ -8,6 +8,7 @@ from the more specific file replace the inherited value whole.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,12 +97,14 @@ def _parents(path: Path, data: dict[str, Any]) -> list[Path]:
     declared = data.pop(EXTENDS, None)
     if declared is None:
         site = data.get("site")
-        implicit = path.parent.parent / "sites" / f"{site}.yaml" if isinstance(site, str) else None
-        return [implicit] if implicit and implicit.resolve() != path.resolve() and implicit.exists() else []
+        if not isinstance(site, str):
+            return []
+        implicit = Path(os.path.normpath(path.parent / ".." / "sites" / f"{site}.yaml"))
+        return [implicit] if implicit.resolve() != path.resolve() and implicit.exists() else []
     names = declared if isinstance(declared, list) else [declared]
     if not all(isinstance(n, str) for n in names):
         raise LayerError(f"{path}: '{EXTENDS}' must be a path or a list of paths")
-    return [(path.parent / name) for name in names]
+    return [Path(os.path.normpath(path.parent / name)) for name in names]
 
 
 def resolve(path: Path | str, _seen: tuple[Path, ...] = ()) -> Layered:
