@@ -43,8 +43,8 @@ PHOTO_SIZE = 640
 # The camera each photo is read as: horizon at the top row, 2400 px focal length (a 15° lens), 1.5 m above the road.
 PHOTO_CAMERA = CameraGeometry(PHOTO_SIZE, PHOTO_SIZE, 2400.0, height_m=1.5, pitch_deg=0.0, cx=320.0, cy=0.0)
 REF_LAT, REF_LON = 55.3959, 10.3883  # Odense
-SITE_STRAIGHT_M = 50.0
-SITE_GAP_M = 25.0
+SITE_STRAIGHT_M = 40.0
+SITE_GAP_M = 15.0
 APPROACH_M = 15.0  # the site's photo comes into view this far before its reference position
 
 
