@@ -130,7 +130,7 @@ class RoadAnalyzer:
         t0 = time.perf_counter()
         boxes = self.detector(frame)
         self._timing["detect_ms"] += (time.perf_counter() - t0) * 1000
-        sightings, frames_boxes = [], []
+        sightings = []
         for xyxy, score, cls in zip(boxes.xyxy, boxes.scores, boxes.classes, strict=True):
             code = self.rdd_of.get(int(cls))
             box = tuple(float(v) for v in xyxy)
@@ -142,7 +142,6 @@ class RoadAnalyzer:
                 continue
             east, north = pose.ahead(forward, lateral)
             sightings.append(Sighting(ts, east, north, forward, width, length, float(score), code, box))  # type: ignore[arg-type]
-            frames_boxes.append(box)
         self.tracker.update(sightings)
         if self.s.crops and self.redactor is not None:
             self._keep_best_frames(frame, sightings)
