@@ -84,9 +84,13 @@ class WorkOrderBook:
 
     # ------------------------------------------------------------------ reads
 
+    def _rows(self, sql: str, args: tuple | list = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self._db.execute(sql, args).fetchall()]
+
     def order(self, order_id: int) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT * FROM orders WHERE order_id=?", (order_id,)).fetchone()
-        return dict(row) if row else None
+        rows = self._rows("SELECT * FROM orders WHERE order_id=?", (order_id,))
+        return rows[0] if rows else None
 
     def orders(self, statuses: Iterable[str] | None = None, contractor: str | None = None) -> list[dict[str, Any]]:
         sql, args = "SELECT * FROM orders WHERE 1=1", []
@@ -97,21 +101,20 @@ class WorkOrderBook:
         if contractor:
             sql += " AND contractor=?"
             args.append(contractor)
-        return [dict(r) for r in self._db.execute(sql + " ORDER BY order_id", args)]
+        return self._rows(sql + " ORDER BY order_id", args)
 
     def events(self, order_id: int) -> list[dict[str, Any]]:
-        return [dict(r) for r in self._db.execute(
-            "SELECT ts_ms, kind, detail FROM events WHERE order_id=? ORDER BY rowid", (order_id,))]
+        return self._rows("SELECT ts_ms, kind, detail FROM events WHERE order_id=? ORDER BY rowid", (order_id,))
 
     def crop(self, order_id: int) -> bytes | None:
-        row = self._db.execute(
+        rows = self._rows(
             "SELECT c.jpeg FROM crops c JOIN observations o ON o.device_id=c.device_id "
             "AND o.observation_id=c.observation_id WHERE o.order_id=? ORDER BY o.confidence DESC LIMIT 1",
-            (order_id,)).fetchone()
-        return bytes(row[0]) if row else None
+            (order_id,))
+        return bytes(rows[0]["jpeg"]) if rows else None
 
     def pending_dispatch(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self._db.execute("SELECT * FROM orders WHERE dispatch_pending=1 ORDER BY order_id")]
+        return self._rows("SELECT * FROM orders WHERE dispatch_pending=1 ORDER BY order_id")
 
     # ------------------------------------------------------------------ writes
 
