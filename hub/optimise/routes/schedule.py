@@ -203,6 +203,11 @@ class RouteState:
         self.routes = routes
         self.soft = soft
         self._slot_cache: dict[int, RouteSlots] = {}
+        self._flat_items: list[list[int]] | None = None
+        self._flat_cache: tuple[np.ndarray, ...] = ()
+        self._flat_sizes = np.zeros(0, dtype=int)
+        self._carer_cache: tuple | None = None
+        self._skill_cache: dict[str | None, np.ndarray] = {}
 
     def carer_of(self) -> dict[int, int]:
         return {item: r for r, items in enumerate(self.routes) for item in items if item >= 0}
@@ -264,44 +269,104 @@ class RouteState:
         self._slot_cache[r] = slots
         return slots
 
-    def _candidates(self, task: int, exclude: set[int]) -> list[tuple[float, int, int]]:
+    def _flat(self) -> tuple[np.ndarray, ...]:
+        """All routes' insertion slots in flat arrays: route, position, prev, next, ready, latest.
+
+        Rebuilt in full only when many routes changed; otherwise the changed routes are spliced.
+        """
+        n = len(self.routes)
+        seen = self._flat_items
+        changed = [r for r in range(n) if seen is None or self.routes[r] is not seen[r]]
+        if not changed:
+            return self._flat_cache
+        if seen is None or len(changed) > 4:
+            slots = [self._slots(r) for r in range(n)]
+            sizes = np.array([len(sl.prev) for sl in slots])
+            self._flat_cache = (
+                np.repeat(np.arange(n), sizes),
+                np.concatenate([np.arange(k) for k in sizes]),
+                np.concatenate([sl.prev for sl in slots]),
+                np.concatenate([sl.next for sl in slots]),
+                np.concatenate([sl.ready for sl in slots]),
+                np.concatenate([sl.latest for sl in slots]),
+            )
+            self._flat_sizes = sizes
+        else:
+            for r in changed:
+                sl = self._slots(r)
+                k = len(sl.prev)
+                begin = int(self._flat_sizes[:r].sum())
+                stop = begin + int(self._flat_sizes[r])
+                parts = (np.full(k, r), np.arange(k), sl.prev, sl.next, sl.ready, sl.latest)
+                self._flat_cache = tuple(
+                    np.concatenate([a[:begin], part, a[stop:]]) for a, part in zip(self._flat_cache, parts, strict=True)
+                )
+                self._flat_sizes[r] = k
+        self._flat_items = list(self.routes)
+        return self._flat_cache
+
+    def _carer_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+        if self._carer_cache is None:
+            carers = self.ctx.carers
+            modes = sorted({c.transport for c in carers})
+            self._carer_cache = (
+                np.array([modes.index(c.transport) for c in carers]),
+                np.array([c.shift_start for c in carers]),
+                np.array([c.shift_end for c in carers]),
+                modes,
+            )
+        return self._carer_cache
+
+    def _skilled(self, skill: str | None) -> np.ndarray:
+        if skill not in self._skill_cache:
+            self._skill_cache[skill] = np.array([skill is None or skill in c.skills for c in self.ctx.carers])
+        return self._skill_cache[skill]
+
+    def _candidates(self, task: int, exclude: set[int], limit: int = 10**9) -> list[tuple[float, int, int]]:
         """Insertion positions (cost, route, position), cheapest first, that pass quick time bounds."""
         ctx = self.ctx
         w = ctx.problem.weights
         t = ctx.tasks[task]
         visit = ctx.visits[t.visit]
-        costs: list[np.ndarray] = []
-        where: list[np.ndarray] = []
-        for r in range(len(self.routes)):
-            if r in exclude or not ctx.can_do(r, task):
-                continue
-            c = ctx.carers[r]
-            if t.early > c.shift_end or (not self.soft and t.late < c.shift_start):
-                continue
-            sl = self._slots(r)
-            mat = ctx.minutes[c.transport]
-            p = t.place
-            to_p = mat[sl.prev, p]
-            from_p = mat[p, sl.next]
-            cost = w.travel * (to_p + from_p - mat[sl.prev, sl.next])
-            if w.distance:
-                cost = cost + w.distance * (ctx.km[sl.prev, p] + ctx.km[p, sl.next] - ctx.km[sl.prev, sl.next])
-            if visit.preferred_carers and c.id not in visit.preferred_carers:
-                cost = cost + w.continuity
-            arrive = sl.ready + to_p
-            ok = np.maximum(arrive, t.early) + t.duration + from_p <= sl.latest + EPS
-            if not self.soft:
-                ok &= arrive <= t.late + EPS
-            idx = np.nonzero(ok)[0]
-            if idx.size:
-                costs.append(cost[idx])
-                where.append(np.column_stack([np.full(idx.size, r), idx]))
-        if not costs:
+        mode_of, shift_start, shift_end, modes = self._carer_arrays()
+        ok_route = self._skilled(t.skill) & (shift_end >= t.early)
+        if not self.soft:
+            ok_route &= shift_start <= t.late
+        if exclude:
+            ok_route[list(exclude)] = False
+        route, pos, prev, nxt, ready, latest = self._flat()
+        keep = ok_route[route]
+        route, pos, prev, nxt, ready, latest = (a[keep] for a in (route, pos, prev, nxt, ready, latest))
+        if route.size == 0:
             return []
-        allc = np.concatenate(costs)
-        allw = np.concatenate(where)
-        order = np.argsort(allc, kind="stable")
-        return [(float(allc[k]), int(allw[k, 0]), int(allw[k, 1])) for k in order]
+        p = t.place
+        to_p = np.empty(route.size)
+        from_p = np.empty(route.size)
+        direct = np.empty(route.size)
+        route_mode = mode_of[route]
+        for m, name in enumerate(modes):
+            sel = route_mode == m
+            if sel.any():
+                mat = ctx.minutes[name]
+                to_p[sel] = mat[prev[sel], p]
+                from_p[sel] = mat[p, nxt[sel]]
+                direct[sel] = mat[prev[sel], nxt[sel]]
+        cost = w.travel * (to_p + from_p - direct)
+        if w.distance:
+            cost += w.distance * (ctx.km[prev, p] + ctx.km[p, nxt] - ctx.km[prev, nxt])
+        if visit.preferred_carers and w.continuity:
+            pref = set(visit.preferred_carers)
+            outsider = np.array([c.id not in pref for c in ctx.carers])
+            cost += w.continuity * outsider[route]
+        arrive = ready + to_p
+        ok = np.maximum(arrive, t.early) + t.duration + from_p <= latest + EPS
+        if not self.soft:
+            ok &= arrive <= t.late + EPS
+        idx = np.nonzero(ok)[0]
+        if idx.size > limit:
+            idx = idx[np.argpartition(cost[idx], limit - 1)[:limit]]
+        order = idx[np.argsort(cost[idx], kind="stable")]
+        return [(float(cost[k]), int(route[k]), int(pos[k])) for k in order]
 
     def try_insert(self, visit: int, max_checks: int = 60) -> bool:
         """Cheapest feasible insertion of all parts of ``visit``; breaks stay feasible.
@@ -348,7 +413,7 @@ class RouteState:
         keep = 6 if self.soft else 1
         options: list[tuple[float, int, list[int]]] = []
         base_late: dict[int, float] = {}
-        for checks, (cost, r, pos) in enumerate(self._candidates(task, used), 1):
+        for checks, (cost, r, pos) in enumerate(self._candidates(task, used, max_checks), 1):
             items = self.routes[r]
             trial = [*items[:pos], task, *items[pos:]]
             if not items and self.ctx.carers[r].breaks:
