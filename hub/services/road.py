@@ -13,9 +13,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 import protocol.streams.road  # noqa: F401  (registers the road streams)
@@ -29,6 +29,7 @@ from protocol.streams.road import DamageCrop, DamageObservation, RoadCoverage
 
 log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
+OrderId = Annotated[int, Path(ge=1, le=2**63 - 1, description="work order number")]  # SQLite INTEGER range
 
 
 class RoadSettings(BaseModel):
@@ -221,21 +222,21 @@ class RoadService(DomainService):
                             headers={"Content-Disposition": "attachment; filename=road-orders.csv"})
 
         @r.get("/orders/{order_id}")
-        def get_order(order_id: int) -> dict[str, Any]:
+        def get_order(order_id: OrderId) -> dict[str, Any]:
             order = self.book.order(order_id)
             if order is None:
                 raise HTTPException(404, detail=f"There is no work order {order_id}.")
             return {**order, "events": self.book.events(order_id)}
 
         @r.get("/orders/{order_id}/crop")
-        def get_crop(order_id: int) -> Response:
+        def get_crop(order_id: OrderId) -> Response:
             jpeg = self.book.crop(order_id)
             if jpeg is None:
                 raise HTTPException(404, detail=f"Work order {order_id} has no evidence image.")
             return Response(jpeg, media_type="image/jpeg")
 
         @r.post("/orders/{order_id}/status")
-        def set_status(order_id: int, update: StatusUpdate,
+        def set_status(order_id: OrderId, update: StatusUpdate,
                        authorization: str | None = Header(None)) -> dict[str, Any]:
             area = self._contractor_for_token(authorization)
             order = self.book.order(order_id)
