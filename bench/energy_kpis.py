@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--annual", action="store_true", help="also run the annual scenario (Helsinki)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--mpc", action="store_true", help="also run the controller with the MPC preheat planner")
+    ap.add_argument("--save", type=Path, help="pickle every run's KPIs and hourly records here for later analysis")
     args = ap.parse_args(argv)
     cities, names, buildings = args.cities.split(","), args.scenarios.split(","), args.buildings.split(",")
     jobs: list[tuple[str, str, str, str, str | None]] = [
@@ -203,6 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     with mp.get_context("spawn").Pool(args.workers) as pool:
         out = pool.map(run_job, jobs, chunksize=1)
     results = dict(zip(jobs, out, strict=True))
+    if args.save:
+        import pickle
+
+        for r in out:
+            r.samples = []  # keep the file small: KPIs and hourly records are enough to re-analyse
+        args.save.write_bytes(pickle.dumps(results))
     wall = time.perf_counter() - t0
     kres = {(b, c, n, ctl): r for (b, c, n, ctl, f), r in results.items() if f is None and n != "train"}
     lines = [

@@ -66,9 +66,10 @@ class Thresholds:
     vent_oa_fraction: float = 0.2  # outdoor air share of design that counts as "ventilating"
     hc_min_kwh_per_m2: float = 0.0005  # heating and cooling each above this in one hour
     setback_margin_k: float = 2.0  # empty building warmer than setback + this
-    overheat_k: float = 3.0  # a room this far above its heating setpoint in the heating season
+    overheat_k: float = 2.0  # a room this far above its heating setpoint in the heating season
+    outlier_k: float = 2.0  # ... and this far above the median room
     overheat_outdoor_c: float = 8.0
-    base_rise: float = 0.15  # night base electricity above the learned base by this share
+    base_rise: float = 0.08  # night base electricity above the learned base by this share
     dhw_rise: float = 0.5  # night hot-water energy above the learned base by this share
     learn_nights: int = 2
 
@@ -181,9 +182,11 @@ class FaultDetector:
             for zone in h.room_temp_c:
                 self._streak(f"valve:{zone}", h, False)
             return out
+        median = statistics.median(h.room_temp_c.values())
         for zone, temp in h.room_temp_c.items():
             sp = h.room_heat_sp_c.get(zone, 21.0)
-            hot = temp > max(sp + self.t.overheat_k, 24.5)
+            # warmer than its own setpoint and an outlier among the rooms (sun or a busy day lifts them all)
+            hot = temp > sp + self.t.overheat_k and temp > median + self.t.outlier_k
             run = self._streak(f"valve:{zone}", h, hot)
             if run:
                 excess_k = statistics.fmean(r.room_temp_c[zone] - 21.0 for r in run)

@@ -119,6 +119,7 @@ class ModelSchedules:
 
 FAULTS = ("vent_night", "simultaneous_heat_cool", "no_setback", "stuck_valve", "plug_standby", "dhw_circulation")
 DHW_LOSS_W_PER_M2 = 1.0  # circulation heat loss of a 24/7 hot-water loop, per floor area
+STUCK_RADIATOR_W = 4000.0  # full output of a classroom/office radiator whose valve is stuck open
 
 
 @dataclass
@@ -132,9 +133,35 @@ class FaultPlan:
 
 
 def fault_objects(plan: FaultPlan | None, floor_area_m2: float) -> Callable[[list[IdfObject]], None] | None:
-    """IDF edits a fault needs before the run (only the hot-water loop: an extra draw on the existing loop)."""
-    if plan is None or plan.kind != "dhw_circulation":
+    """IDF edits a fault needs before the run: an extra draw on the hot-water loop (circulation loss), or a heat
+    source in one room standing for a radiator whose valve is stuck open (heating fuel, so it meters as heat)."""
+    if plan is None or plan.kind not in ("dhw_circulation", "stuck_valve"):
         return None
+    if plan.kind == "stuck_valve":
+
+        def valve(objects: list[IdfObject]) -> None:
+            zone = plan.zone or objects_of(objects, "Zone")[1][1]
+            objects.append(["Schedule:Constant", "Fault Stuck Valve", "", "0"])
+            objects.append(
+                [
+                    "OtherEquipment",
+                    "Fault Stuck Radiator",
+                    "NaturalGas",
+                    zone,
+                    "Fault Stuck Valve",
+                    "EquipmentLevel",
+                    f"{STUCK_RADIATOR_W:.0f}",
+                    "",
+                    "",
+                    "0",
+                    "0.3",
+                    "0",
+                    "0",
+                    "Radiator",
+                ]
+            )
+
+        return valve
     flow_m3_s = DHW_LOSS_W_PER_M2 * floor_area_m2 / (4186.0 * 45.0) / 1000.0
 
     def edit(objects: list[IdfObject]) -> None:
@@ -186,15 +213,21 @@ def world_actions(
             a.schedules[fan_schedule(ahu)] = 1.0
         a.schedules["MinOA_Sched"] = 1.0
     elif fault.kind == "simultaneous_heat_cool":
-        for z in rooms:
-            a.cool_sp_c[z] = 21.5
+        # during the working day neighbouring rooms fight: every other room heats to 23.5 °C, the rest have a
+        # thermostat mis-set to cool from 20.5 °C (heating 19.5 °C)
+        working = nxt.weekday() < 5 and 6 <= nxt.hour < 21
+        for i, z in enumerate(rooms):
+            if not working:
+                a.heat_sp_c[z] = a.cool_sp_c[z] = None
+            elif i % 2:
+                a.heat_sp_c[z] = 23.5
+            else:
+                a.heat_sp_c[z], a.cool_sp_c[z] = 19.5, 20.5
     elif fault.kind == "no_setback":
         for z in rooms:
             a.heat_sp_c[z] = 21.0
     elif fault.kind == "stuck_valve":
-        zone = fault.zone or rooms[0]
-        a.heat_sp_c[zone] = 26.0
-        a.cool_sp_c[zone] = 28.0
+        a.schedules["Fault Stuck Valve"] = 1.0
     elif fault.kind == "plug_standby":
         for name, (_zone, sch, design_w) in info.equipment.items():
             value = step.schedule_values.get(sch, 0.0)
