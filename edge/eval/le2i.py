@@ -120,7 +120,7 @@ def load_poses(path: Path) -> PoseTrack:
 
 
 def cached_poses(
-    clip: Clip, *, backend: str = "ultralytics", imgsz: int = 320, stride: int = 3, cache_dir: Path = DEFAULT_CACHE
+    clip: Clip, *, backend: str = "ultralytics", imgsz: int = 320, stride: int = 5, cache_dir: Path = DEFAULT_CACHE
 ) -> PoseTrack:
     """Poses of every ``stride``-th frame of a clip from the cache, computing and storing them on a miss."""
     path = cache_path(cache_dir, clip, backend, imgsz, stride)
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backend", default="ultralytics", choices=["ultralytics", "onnx"])
     parser.add_argument("--imgsz", type=int, default=320)
     parser.add_argument(
-        "--stride", type=int, default=3, help="pose every n-th frame (25 fps / 3 = 8.3 Hz, about a device's rate)"
+        "--stride", type=int, default=5, help="pose every n-th frame (25 fps / 5 = 5 Hz, a device's rate)"
     )
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     args = parser.parse_args(argv)
