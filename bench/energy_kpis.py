@@ -107,11 +107,13 @@ def _fmt(v: float) -> str:
 
 def fault_report(results: dict[tuple, tb.RunResult], clean: list[tb.RunResult]) -> list[str]:
     lines = ["", "## Fault hunting (faults injected at day 2, 00:00, into baseline operation; window 48 h)", ""]
-    lines.append("| building | fault | detected | latency h | wrong-kind alarms | est. kWh/yr | est. DKK/yr |")
-    lines.append("|---|---|---|---|---|---|---|")
+    lines.append(
+        "| building | scenario | fault | detected | latency h | wrong-kind alarms | est. kWh/yr | est. DKK/yr |"
+    )
+    lines.append("|---|---|---|---|---|---|---|---|")
     hits = total = 0
     false_alarms = 0
-    for (b, _city, _sc, _ctl, fault), r in sorted(results.items(), key=lambda kv: (kv[0][0], kv[0][4] or "")):
+    for (b, _city, sc, _ctl, fault), r in sorted(results.items(), key=lambda kv: (kv[0][0], kv[0][4] or "", kv[0][2])):
         if not fault or not r.fault:
             continue
         found = fd.detect(r.hours, r.info.floor_area_m2)
@@ -126,7 +128,7 @@ def fault_report(results: dict[tuple, tb.RunResult], clean: list[tb.RunResult]) 
         kwh = right[0].kwh_per_year if right else 0
         dkk = right[0].dkk_per_year if right else 0
         lines.append(
-            f"| {b} | {fault} | {'yes' if hit else 'no'} | {latency if latency is not None else '-'} | "
+            f"| {b} | {sc} | {fault} | {'yes' if hit else 'no'} | {latency if latency is not None else '-'} | "
             f"{len(wrong)} | {kwh:.0f} | {dkk:.0f} |"
         )
     clean_alarms = 0
@@ -198,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         jobs += [(b, "Helsinki", "annual", ctl, None) for b in buildings for ctl in ("baseline", "ours")]
         names = [*names, "annual"]
     if not args.no_faults:
-        jobs += [(b, "Helsinki", "typical", "baseline", f) for b in buildings for f in tb.FAULTS]
+        jobs += [
+            (b, "Helsinki", sc, "baseline", f) for b in buildings for f in tb.FAULTS for sc in ("typical", "shoulder")
+        ]
         jobs += [(b, "Helsinki", "train", "baseline", None) for b in buildings]
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(args.workers) as pool:

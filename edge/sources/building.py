@@ -303,7 +303,8 @@ def sim_actions(writes: dict[str, float], step: Step, info: ModelInfo, switchabl
         elif what == "cool_sp":
             a.cool_sp_c[target] = value
         elif what == "vent":
-            a.oa_kg_s[target] = value * info.ahu_oa_design_kg_s.get(target, 0.0)
+            # 0 hands the unit back to its own controls (fan cycles for heat, minimum outdoor air by its schedule)
+            a.oa_kg_s[target] = value * info.ahu_oa_design_kg_s.get(target, 0.0) if value > 0 else None
             a.schedules[fan_schedule(target)] = 1.0 if value > 0 else 0.0
         elif what == "lights_cap":
             for name, (zone, sch, design_w) in info.lights.items():
