@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from hub.optimise.routes.instance import compile_problem
 from hub.optimise.routes.model import Plan, Problem, Visit
-from hub.optimise.routes.schedule import RouteState, build_plan
+from hub.optimise.routes.schedule import RouteState, break_marker, build_plan
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,21 @@ def apply_disruption(problem: Problem, disruption: Disruption) -> Problem:
     return problem.model_copy(update={"visits": visits, "carers": carers})
 
 
+def _route_items(ctx, carer: int, route, task_of: dict[tuple[str, int], int]) -> list[int]:
+    """Route items (tasks and break markers, as planned) of a planned route; cancelled visits left out."""
+    breaks = sorted(range(len(ctx.carers[carer].breaks)), key=lambda k: ctx.carers[carer].breaks[k].earliest_start)
+    items: list[int] = []
+    taken = 0
+    for stop in route.stops:
+        if stop.kind == "break":
+            if taken < len(breaks):
+                items.append(break_marker(breaks[taken], stop.after_travel))
+                taken += 1
+        elif (stop.visit_id, stop.part) in task_of:
+            items.append(task_of[(stop.visit_id, stop.part)])
+    return items
+
+
 def _keep_double_times(ctx, plan: Plan, task_of: dict[tuple[str, int], int]) -> None:
     """Pin planned double visits to the starts they have in the plan, so the kept part stays valid."""
     for route in plan.routes:
@@ -96,7 +111,8 @@ def replan(
     disruption
         Absent carers, cancelled and added visits.
     budget_s
-        Wall-clock budget in seconds; insertion stops when it is spent.
+        Seconds; re-homing the affected visits always completes (it is cheap) and is only cut
+        off after ten times the budget (at least 30 s).
     seed
         Unused by the deterministic insertion; kept for a uniform API.
     """
@@ -111,9 +127,7 @@ def replan(
         ci = ctx.carer_index.get(route.carer_id)
         if ci is None:
             continue
-        routes[ci] = [
-            task_of[(s.visit_id, s.part)] for s in route.stops if s.kind == "visit" and (s.visit_id, s.part) in task_of
-        ]
+        routes[ci] = _route_items(ctx, ci, route, task_of)
     state = RouteState(ctx, routes, soft)
     state.repair()
     placed = {t for items in state.routes for t in items if t >= 0}
@@ -121,10 +135,11 @@ def replan(
     pending.sort(key=lambda v: (-ctx.visits[v].priority, ctx.tasks[ctx.visit_tasks[v][0]].late))
     if progress is not None:
         progress(0.1, f"re-homing {len(pending)} visits")
-    deadline = t0 + budget_s
+    # re-homing always completes (about a millisecond of CPU per visit); only a runaway is cut
+    deadline = t0 + max(10 * budget_s, 30.0)
     for k, v in enumerate(pending):
         if time.perf_counter() > deadline:
-            log.warning("re-plan budget spent with %d visits left", len(pending) - k)
+            log.warning("re-plan cut off with %d visits left", len(pending) - k)
             break
         missing = [t for t in ctx.visit_tasks[v] if t not in placed]
         holder = {r for r, items in enumerate(state.routes) for t in ctx.visit_tasks[v] if t in items}

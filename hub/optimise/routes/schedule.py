@@ -243,6 +243,10 @@ class RouteState:
                         self.remove_visit(v)
             for r, items in enumerate(self.routes):
                 visits = [i for i in items if i >= 0]
+                markers = sorted(decode_break(i)[0] for i in items if i < 0)
+                complete = markers == list(range(len(ctx.carers[r].breaks)))
+                if visits and complete and time_route(ctx, r, items, self.soft).feasible:
+                    continue  # breaks already placed and the route holds: keep it as it is
                 while visits:
                     placed = place_breaks(ctx, r, visits, self.soft)
                     if placed is not None:
