@@ -122,3 +122,20 @@ def test_agent_runs_lock_step_on_energyplus(tmp_path: Path) -> None:
         if ts and 10 <= dt.datetime.utcfromtimestamp(ts / 1000).hour < 15
     ]
     assert office_hours and all(m.mean_zone_temp_c is not None and m.mean_zone_temp_c >= 20.0 for m in office_hours)
+
+
+def test_a_large_school_reading_is_split_under_the_size_cap(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from edge.pipelines.energy.control import Decision
+    from edge.pipelines.energy.pipeline import sim_point_map
+
+    zones = [f"Corner_Class_{i}_Pod_{i % 3}_ZN_1_FLR_1" for i in range(25)]
+    info = SimpleNamespace(zones=zones, ahus=[f"VAV_POD_{i}" for i in range(7)])
+    points = sim_point_map(info)
+    values = {p.name: 21.123456 for p in points}
+    pipe, sink = _pipeline(tmp_path)
+    pipe._report(values, points, Decision(mode="occupied"), _state())  # Sink enforces MAX_BYTES
+    readings = sink.of(EnergyReading)
+    assert len(readings) >= 2
+    assert sum(len(r.points) for r in readings) == len(values)

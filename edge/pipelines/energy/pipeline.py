@@ -25,6 +25,7 @@ from protocol import Command
 from protocol.streams.energy import EnergyFinding, EnergyMeter, EnergyReading, PointValue, SetpointApplied
 
 log = logging.getLogger(__name__)
+READING_CHUNK = 60  # points per energy/reading message (long zone names stay under MAX_BYTES)
 SETPOINT_KINDS = {"heat_setpoint": "heat_sp_c", "cool_setpoint": "cool_sp_c"}
 
 
@@ -282,11 +283,17 @@ class EnergyPipeline(Pipeline):
             PointValue(point=p.name, kind=p.kind, zone=p.zone, value=round(values[p.name], 3))
             for p in points
             if p.name in values
-        ][:200]
-        self.ctx.emit(
-            EnergyReading(building=self.config.building, mode=d.mode[:16], hub_link=not self.fallback, points=pvs),
-            ts=ts,
-        )
+        ]
+        for start in range(0, len(pvs), READING_CHUNK):  # big buildings: several messages, each under the cap
+            self.ctx.emit(
+                EnergyReading(
+                    building=self.config.building,
+                    mode=d.mode[:16],
+                    hub_link=not self.fallback,
+                    points=pvs[start : start + READING_CHUNK],
+                ),
+                ts=ts,
+            )
         kinds = {p.name: p.kind for p in points}
         self._hour.append(
             (
