@@ -28,7 +28,7 @@ echo "== 1. syntax check"
 "$venv_bin/ansible-playbook" --syntax-check -i localhost, "$here/ci/local.yml"
 
 echo "== 2. ansible-lint"
-(cd "$here" && "$venv_bin/ansible-lint" --profile production site.yml ci/local.yml roles/)
+(cd "$here" && "$venv_bin/ansible-lint" --offline --profile production site.yml ci/local.yml roles/)
 
 echo "== 3. apply the roles for real (connection local) under $work/root"
 "$py_bin/hub-pki" --ca-dir "$work/pki" init --organisation ci-kommune >/dev/null
@@ -71,8 +71,9 @@ if mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" -t kommune/x/y/status -m x -q 1 2>
   echo "FAIL: plain TCP was accepted"; exit 1; fi
 echo "ok   plain TCP refused"
 influxd -config "$root/etc/influxdb/influxdb.conf" >"$work/influx.log" 2>&1 & pids+=($!)
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$influx_port/ping" >/dev/null && break; sleep 0.2; done
-curl -fs "http://127.0.0.1:$influx_port/ping" >/dev/null || { echo "FAIL: influxd did not answer"; cat "$work/influx.log"; exit 1; }
+ping_influx() { "$py_bin/python" -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$influx_port/ping', timeout=1)" 2>/dev/null; }
+for _ in $(seq 100); do ping_influx && break; sleep 0.2; done
+ping_influx || { echo "FAIL: influxd did not answer"; cat "$work/influx.log"; exit 1; }
 echo "ok   InfluxDB started from the rendered config"
 sh -n "$root/usr/local/sbin/kommune-hub-backup" && echo "ok   backup script parses"
 "$py_bin/edge-agent" render "$root/etc/kommune-edge/firmware_config/devices/lamp-017.yaml" >/dev/null
