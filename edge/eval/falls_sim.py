@@ -692,7 +692,8 @@ class Score:
     detected: int = 0
     latencies: list[float] = field(default_factory=list)
     nights: float = 0.0
-    false_alarms: int = 0
+    false_alarms: int = 0  # in scenes without a fall (nights, bed exits): the per-night rate
+    false_alarms_in_fall_scenes: int = 0  # before/after the fall in fall scenes (e.g. lying down in bed first)
     false_alarm_names: list[str] = field(default_factory=list)
     bed_exits: int = 0
     bed_exit_warned: int = 0
@@ -715,7 +716,10 @@ class Score:
             matched.update(i for i, a in enumerate(alarms) if start <= out.t(a) <= end + 5)
         for i, a in enumerate(alarms):
             if i not in matched and a.severity == "critical":
-                self.false_alarms += 1
+                if truth.falls:
+                    self.false_alarms_in_fall_scenes += 1
+                else:
+                    self.false_alarms += 1
                 rule = str(a.details.get("rule", "")) + ("" if a.details.get("seen", True) else ":unseen")
                 self.false_alarm_names.append(f"{out.scenario.name}@{out.t(a):.0f}s:{a.kind}:{rule}")
         if not truth.falls:
@@ -738,6 +742,7 @@ class Score:
             "resident_nights": round(self.nights, 2),
             "false_alarms": self.false_alarms,
             "false_alarms_per_night": self.false_alarms / self.nights if self.nights else math.nan,
+            "false_alarms_in_fall_scenes": self.false_alarms_in_fall_scenes,
             "bed_exits": self.bed_exits,
             "bed_exit_warned": self.bed_exit_warned / self.bed_exits if self.bed_exits else math.nan,
             "bed_exit_lead_median_s": float(np.median(self.lead_times)) if self.lead_times else math.nan,

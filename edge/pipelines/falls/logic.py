@@ -374,14 +374,14 @@ class RoomMonitor:
         return self._zone_bounds[key]
 
     def _on_furniture(self, body: Body) -> bool:
-        """Most of the body lies within a bed or seat outline (someone on the floor in front of the
-        bed overlaps its outline only partly)."""
+        """On a bed or a seat rather than on the floor."""
         key = id(body)
         if key not in self._furniture:
-            zones = self.room.beds + self.room.seating
-            on = bool(zones) and self._in_zone(body.anchor, zones)
-            if on:
-                on = sum(self._in_zone(p, zones) for p in body.points) >= 0.6 * len(body.points)
+            # hips over the mattress: in bed (also while lying down into it, legs still out);
+            # seats are small, so most of the body must be on them
+            on = body.hip is not None and self._in_zone(body.anchor, self.room.beds)
+            if not on and self._in_zone(body.anchor, self.room.seating):
+                on = sum(self._in_zone(p, self.room.seating) for p in body.points) >= 0.6 * len(body.points)
             self._furniture[key] = on
         return self._furniture[key]
 
