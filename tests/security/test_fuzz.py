@@ -19,7 +19,17 @@ from hypothesis.errors import Unsatisfiable
 from pydantic import ValidationError
 from schemathesis import GenerationMode
 
-from protocol import Ack, Command, ConfigMessage, DecodeError, Status, Topic, decode_envelope, known_streams
+from protocol import (
+    Ack,
+    Command,
+    ConfigMessage,
+    DecodeError,
+    Envelope,
+    Status,
+    Topic,
+    decode_envelope,
+    known_streams,
+)
 from protocol.rollout import SignedManifest
 from protocol.topics import TopicError
 from tests.security.test_api_roles import build_app
@@ -71,6 +81,22 @@ def test_decode_envelope_raises_only_decode_error(payload: bytes) -> None:
         assert exc.reason
         return
     assert envelope.device_id and envelope.seq >= 0
+
+
+@FUZZ
+@given(PAYLOADS)
+def test_fast_decoder_accepts_nothing_the_reference_model_refuses(payload: bytes) -> None:
+    """Differential: the hub's msgspec decoder against the pydantic ``Envelope`` it stands in for.
+    (The converse does not hold: the fast path refuses coercible values such as ``"seq": "5"`` that
+    pydantic's lax mode accepts; devices never send those.)"""
+    try:
+        fast = decode_envelope(payload)
+    except DecodeError:
+        return
+    reference = Envelope.model_validate_json(payload)
+    assert (fast.device_id, fast.seq, fast.ts, fast.historical, fast.body, fast.schema_version) == (
+        reference.device_id, reference.seq, reference.ts, reference.historical, reference.body,
+        reference.schema_version)
 
 
 @FUZZ
