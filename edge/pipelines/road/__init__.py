@@ -44,7 +44,7 @@ class RoadConfig(PipelineConfig):
     model: str = Field("road-damage-yolo11n-onnx", description="registry name of the damage detector")
     backend: Literal["onnx", "tflite", "ultralytics"] = "onnx"
     imgsz: int = Field(384, ge=128, le=1280)
-    confidence: float = Field(0.25, gt=0, lt=1, description="detector threshold (chosen on our validation split)")
+    confidence: float = Field(0.15, gt=0, lt=1, description="detector threshold (best F1 on our validation split)")
     min_frames: int = Field(2, ge=1, description="frames a damage must be seen in to be reported")
     privacy_model: str = Field("yolov8n-int8-tflite", description="COCO detector for blurring persons and plates")
     crops: bool = Field(True, description="send a blurred evidence crop per damage (never without the privacy model)")
