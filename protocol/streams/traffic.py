@@ -14,7 +14,7 @@ from protocol.streams.base import Body, Row, register_stream
 TRAFFIC_CLASSES = ("pedestrian", "bicycle", "car", "motorcycle", "heavy")
 TrafficClass = Literal["pedestrian", "bicycle", "car", "motorcycle", "heavy"]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$"
-HEALTH_FLAGS = ("covered", "defocus", "camera_moved", "too_dark", "source_lost")
+HEALTH_FLAGS = ("covered", "defocus", "camera_moved", "too_dark")
 
 
 @register_stream("traffic/counts")

@@ -21,12 +21,13 @@ from edge.pipelines.traffic.counting import (
     traffic_labels,
 )
 from edge.sources.video import Frame, FrameGrabber
-from edge.vision.detect import Detections, DetectorSettings, make_detector
+from edge.vision.detect import Detections, Detector, DetectorSettings, make_detector
 from edge.vision.geometry import CountingLine, LineCrossings, Zone, ZoneDwell, bbox_anchor
 from edge.vision.health import HealthThresholds, ViewHealth
 from edge.vision.tracking import ByteTracker, TrackerSettings
 from protocol import Command
 from protocol.streams.system import HealthEvent
+from protocol.streams.traffic import TrafficCounts, TrafficZone
 
 log = logging.getLogger(__name__)
 MOTION_SIZE = 160  # width of the grey thumbnail used for motion gating
@@ -192,8 +193,7 @@ class TrafficPipeline(Pipeline):
                     continue
                 self._detect_and_count(detector, tracker, votes, geometry, batch)
                 batch = []
-            else:
-                ended = not self.ctx.stop.is_set() and not grabber.limit_reached
+            ended = not self.ctx.stop.is_set() and not grabber.limit_reached
             if batch and geometry is not None:
                 self._detect_and_count(detector, tracker, votes, geometry, batch)
         finally:
@@ -226,7 +226,7 @@ class TrafficPipeline(Pipeline):
         return _Geometry((h, w), crossings, zones, roi_px)
 
     def _detect_and_count(
-        self, detector, tracker: ByteTracker, votes: ClassVotes, geometry: _Geometry,
+        self, detector: Detector, tracker: ByteTracker, votes: ClassVotes, geometry: _Geometry,
         batch: list[tuple[Frame, np.ndarray]],
     ) -> None:
         results = detector.detect_many([roi for _, roi in batch])
@@ -324,7 +324,7 @@ class TrafficPipeline(Pipeline):
         if self.bins.state_file and self.bins.state_file.exists():
             self.bins.state_file.unlink()
 
-    def _emit(self, bodies: list) -> None:
+    def _emit(self, bodies: list[TrafficCounts | TrafficZone]) -> None:
         if not bodies:
             return
         for body in bodies:
