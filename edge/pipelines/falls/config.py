@@ -96,8 +96,8 @@ class DetectorSettings(_Strict):
         "downgrade",
         description="with a second person in the room: alarms become warnings, are not raised, or stay critical",
     )
-    clip_s: float = Field(6.0, gt=0, le=30, description="seconds of skeleton in each event")
-    clip_fps: float = Field(5.0, gt=0, le=15)
+    clip_s: float = Field(5.0, gt=0, le=30, description="seconds of skeleton in each event")
+    clip_fps: float = Field(4.0, gt=0, le=15)
     restless_motion: float = Field(
         0.15, gt=0, description="torso lengths of movement per minute in bed that make the minute restless"
     )

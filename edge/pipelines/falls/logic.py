@@ -268,7 +268,7 @@ class RoomMonitor:
         self.night = NightStats()
         self._was_night = False
         self._clip: deque = deque()
-        self._clip_last_t = -1e9
+        self._clip_last_t = -1
         self._counter = 0
         self._bed_out_since: float | None = None
         self._bed_out_counted = False
@@ -792,9 +792,10 @@ class RoomMonitor:
         )
 
     def _remember_clip(self, t: float, observations: list[Observation]) -> None:
-        if t - self._clip_last_t < 1.0 / self.s.clip_fps - 1e-3:
+        bucket = int(t * self.s.clip_fps)  # one frame per 1/clip_fps slot: the clip plays at clip_fps on average
+        if bucket == self._clip_last_t:
             return
-        self._clip_last_t = t
+        self._clip_last_t = bucket
         self._clip.append((t, {o.track_id: o.keypoints for o in observations}))
         while self._clip and t - self._clip[0][0] > self.s.clip_s:
             self._clip.popleft()
@@ -810,5 +811,13 @@ class RoomMonitor:
         empty = [[0.0, 0.0, 0.0]] * 17
         frames = []
         for _, people in self._clip:
-            frames.append([np.round(people[tid], 2).tolist() if tid in people else empty for tid in order])
+            frames.append([_compact(people[tid]) if tid in people else empty for tid in order])
         return {"fps": self.s.clip_fps, "aspect": round(self.aspect, 4), "frames": frames}
+
+
+def _compact(keypoints: np.ndarray) -> list[list[float]]:
+    """x, y clipped to the frame with 2 decimals, confidence with 1: about 15 bytes a keypoint."""
+    kp = keypoints.astype(np.float64)
+    xy = np.round(np.clip(kp[:, :2], 0.0, 1.0), 2)
+    conf = np.round(kp[:, 2:3], 1)
+    return np.concatenate([xy, conf], axis=1).tolist()
