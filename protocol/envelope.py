@@ -33,9 +33,9 @@ class DecodeError(ValueError):
 
 
 class Envelope(BaseModel):
-    """One device message."""
+    """One device message. Strict types: ``"5"`` is not a seq."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
     schema_version: int = Field(SCHEMA_VERSION, alias="schema", ge=1)
     device_id: str = Field(pattern=DEVICE_ID_PATTERN)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from protocol import (
     SCHEMA_VERSION,
@@ -96,3 +98,36 @@ def test_privacy_check_flags_images() -> None:
     assert image_like_reasons(b'{"crop": "' + b"A" * 300 + b'"}')
     assert image_like_reasons(json.dumps({"pixels": list(range(5000))}).encode())
     assert image_like_reasons(b"\xff\xd8\xff\xe0garbage")
+
+
+_values = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2**40), max_value=2**63), st.floats(allow_nan=False),
+    st.text(max_size=12), st.from_regex(r"[a-z0-9][a-z0-9_.-]{0,8}", fullmatch=True), st.just({}),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+)
+_keys = st.sampled_from(["schema", "device_id", "seq", "ts", "historical", "body", "extra"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(_keys, _values, max_size=7))
+def test_fast_decoder_accepts_exactly_what_the_pydantic_model_accepts(doc: dict) -> None:
+    """The hub decodes envelopes with msgspec for speed; it must keep the pydantic model's contract."""
+    from pydantic import ValidationError
+
+    from protocol import Envelope
+
+    payload = json.dumps(doc).encode()
+    try:
+        model = Envelope.model_validate_json(payload)
+    except ValidationError:
+        model = None
+    try:
+        fast = decode_envelope(payload)
+    except DecodeError:
+        fast = None
+    if model is not None and model.schema_version > SCHEMA_VERSION:
+        model = None  # newer schemas are refused on purpose
+    assert (model is None) == (fast is None), f"validators disagree on {doc}"
+    if model is not None and fast is not None:
+        assert (fast.device_id, fast.seq, fast.ts, fast.historical, fast.body) == (
+            model.device_id, model.seq, model.ts, model.historical, model.body)
