@@ -175,7 +175,8 @@ class Link:
         self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object
     ) -> None:
         self._connected = False
-        log.warning("mqtt disconnected", extra={"reason": str(reason)})
+        level = logging.WARNING if getattr(reason, "is_failure", True) else logging.INFO
+        log.log(level, "mqtt disconnected", extra={"reason": str(reason)})
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         stream = msg.topic.rsplit("/", 1)[-1]

@@ -146,7 +146,8 @@ class Ingest:
         self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object
     ) -> None:
         self.connected.clear()
-        log.warning("ingest disconnected", extra={"reason": str(reason)})
+        level = logging.WARNING if getattr(reason, "is_failure", True) else logging.INFO
+        log.log(level, "ingest disconnected", extra={"reason": str(reason)})
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         if len(self._queue) >= self.s.queue_max:
