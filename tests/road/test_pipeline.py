@@ -76,9 +76,9 @@ def test_short_drive_simulation_one_order_per_damage(tmp_path: Path, photos: lis
     _road_model()
     cfg = RoadConfig()
     detector, rdd_of = open_damage_detector(cfg)
-    result = run_simulation(SimConfig(photos, drives=2, outage=(1, 0.3, 40.0), crops=False), detector, rdd_of,
+    result = run_simulation(SimConfig(photos[:2], drives=2, outage=(1, 0.3, 40.0), crops=False), detector, rdd_of,
                             None, state_dir=tmp_path)
-    assert result["damages"] >= 3
+    assert result["damages"] >= 2
     # with two drives and 5 m GNSS noise every damage should end in one order (a loose bound: few damages)
     assert result["share_exactly_one"] >= 0.6
     assert result["max_dispatch_latency_s"] is not None and result["max_dispatch_latency_s"] <= 60
