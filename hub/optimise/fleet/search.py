@@ -175,7 +175,7 @@ def _neighbours(counts: tuple[int, ...], groups: list[Group], max_add: int) -> l
 
 
 def local_search(ev: PoolEvaluator, start: tuple[int, ...], mu: float, *, max_unallocated: int | None = None,
-                 max_add: int = 3, max_steps: int = 200, first_improvement: bool = True) -> Point:
+                 max_add: int = 3, max_steps: int = 200, first_improvement: bool = False) -> Point:
     """Descent from ``start``; neighbours in order of their dual lower bound. It moves to the first
     improving neighbour (or the best one), and stops where no neighbour's bound beats the incumbent."""
 
