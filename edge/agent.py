@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.config import DeviceConfig
 from edge.outbox import Outbox
@@ -15,6 +15,9 @@ from edge.pipelines import Pipeline, PipelineContext, pipeline_class
 from edge.publisher import Link, LinkSettings
 from protocol import Body, Command, ConfigMessage, now_ms
 from protocol.streams.system import CommandResult, HealthEvent
+
+if TYPE_CHECKING:
+    from edge.rollout import RolloutHandler
 
 log = logging.getLogger(__name__)
 AGENT_VERSION = "0.1.0"
@@ -69,6 +72,7 @@ class Agent:
         self._running: dict[str, _Running] = {}
         self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
         self.desired_config_version: str | None = None
+        self.rollout = self._rollout_handler()
         for spec in config.pipelines:
             if spec.enabled:
                 ctx = PipelineContext(
@@ -128,11 +132,19 @@ class Agent:
         log.info("agent stopped", extra={"device_id": self.config.device_id})
 
     def run_forever(self) -> None:
+        """Run until stopped; under systemd (``Type=notify``) report ready and feed the watchdog
+        while the supervisor is alive, so a hung agent is restarted."""
+        from edge.watchdog import SystemdNotifier
+
+        notifier = SystemdNotifier()
         self.start()
+        notifier.ready()
         try:
-            while not self.stop_event.wait(1.0):
-                pass
+            while not self.stop_event.wait(notifier.interval_s(1.0)):
+                if self._supervisor.is_alive():
+                    notifier.ping()
         finally:
+            notifier.stopping()
             self.stop()
 
     def _start_pipeline(self, run: _Running) -> None:
@@ -174,8 +186,13 @@ class Agent:
     def _on_command(self, command: Command) -> None:
         target = command.args.get("pipeline")
         handled = None
+        ok = True
         if command.action == "ping":
             handled = "pong"
+        elif command.action in ("rollout", "rollback") and self.rollout is not None:
+            answer = self.rollout.on_command(command)
+            if answer is not None:
+                ok, handled = answer
         else:
             for name, run in self._running.items():
                 if target in (None, name):
@@ -186,11 +203,21 @@ class Agent:
             CommandResult(
                 command_id=command.id,
                 action=command.action,
-                ok=handled is not None,
+                ok=ok and handled is not None,
                 message=handled if handled is not None else f"no pipeline handles {command.action!r}",
             ),
             priority=1,
         )
+
+    def _rollout_handler(self) -> RolloutHandler | None:
+        cfg = self.config.rollout
+        if cfg is None:
+            return None
+        from edge.rollout import ReleaseStore, RolloutHandler, http_fetcher, load_public_key
+
+        root = cfg.releases_dir if cfg.releases_dir.is_absolute() else self.config.state_dir / cfg.releases_dir
+        store = ReleaseStore(root, load_public_key(cfg.public_key), self.emit)
+        return RolloutHandler(store, http_fetcher(cfg.hub_url, cfg.token, str(cfg.ca_file) if cfg.ca_file else None))
 
     def _on_config(self, message: ConfigMessage) -> None:
         self.desired_config_version = message.version

@@ -58,6 +58,18 @@ class OutboxConfig(BaseModel):
     backlog_batch: int = Field(500, ge=1, description="historical messages sent per drain step")
 
 
+class RolloutConfig(BaseModel):
+    """Signed config/model rollout from the hub (see docs/operations.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hub_url: str = Field(description="hub API base URL the release files are downloaded from")
+    public_key: Path = Field(description="the hub's Ed25519 rollout public key (PEM)")
+    token: str = Field(description="the device's API token; use ${ENV_VAR}")
+    ca_file: Path | None = Field(None, description="CA of the hub's HTTPS certificate")
+    releases_dir: Path = Field(Path("releases"), description="verified releases; relative to state_dir")
+
+
 class DeviceConfig(BaseModel):
     """Everything one device needs to know."""
 
@@ -69,6 +81,7 @@ class DeviceConfig(BaseModel):
     mqtt: MQTTConfig = Field(default_factory=MQTTConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     pipelines: list[PipelineSpec] = Field(default_factory=list)
+    rollout: RolloutConfig | None = Field(None, description="absent: the device takes no rollouts")
     log_level: str = "INFO"
 
     @model_validator(mode="after")
