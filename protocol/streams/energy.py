@@ -9,9 +9,26 @@ from pydantic import BaseModel, ConfigDict, Field
 from protocol.streams.base import Body, Row, register_stream
 
 PointKind = Literal[
-    "zone_temp", "co2", "occupancy", "supply_air", "heating_valve", "vent_speed", "outdoor_temp",
-    "heat_setpoint", "cool_setpoint", "electricity_kw", "heat_kw", "electricity_kwh", "heat_kwh", "override",
-]  # fmt: skip
+    "zone_temp",
+    "co2",
+    "occupancy",
+    "supply_air",
+    "heating_valve",
+    "vent_speed",
+    "outdoor_temp",
+    "heat_setpoint",
+    "cool_setpoint",
+    "electricity_kw",
+    "heat_kw",
+    "electricity_kwh",
+    "heat_kwh",
+    "override",
+    "lights_cap",
+    "standby_relay",
+    "fan_kw",
+    "cooling_kw",
+    "dhw_kw",
+]
 
 
 class PointValue(BaseModel):
@@ -39,8 +56,10 @@ class EnergyReading(Body):
 
     def rows(self) -> list[Row]:
         tags = {"building": self.building}
-        return [Row({**tags, "point": p.point, "kind": p.kind, "zone": p.zone or "-"}, {"value": p.value})
-                for p in self.points]  # fmt: skip
+        return [
+            Row({**tags, "point": p.point, "kind": p.kind, "zone": p.zone or "-"}, {"value": p.value})
+            for p in self.points
+        ]
 
 
 @register_stream("energy/meter")
@@ -90,8 +109,9 @@ class EnergyFinding(Body):
 
     finding_id: str = Field(max_length=96, description="stable per building and fault: '<building>:<kind>:<zone>'")
     building: str = Field(max_length=64)
-    kind: Literal["vent_night", "simultaneous_heat_cool", "no_setback", "stuck_valve", "plug_standby",
-                  "dhw_circulation"]  # fmt: skip
+    kind: Literal[
+        "vent_night", "simultaneous_heat_cool", "no_setback", "stuck_valve", "plug_standby", "dhw_circulation"
+    ]
     zone: str = Field("", max_length=64)
     state: Literal["raised", "cleared"]
     first_seen_ts: int = Field(ge=0)
