@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from edge.sources.energyplus import ModelInfo, Step
 
 log = logging.getLogger(__name__)
+MIN_OA_SCHEDULE = "MinOA_Sched"  # the DOE reference models' minimum outdoor-air schedule
 
 
 class BuildingDriver(Protocol):
@@ -306,6 +307,9 @@ def sim_actions(writes: dict[str, float], step: Step, info: ModelInfo, switchabl
             # 0 hands the unit back to its own controls (fan cycles for heat, minimum outdoor air by its schedule)
             a.oa_kg_s[target] = value * info.ahu_oa_design_kg_s.get(target, 0.0) if value > 0 else None
             a.schedules[fan_schedule(target)] = 1.0 if value > 0 else 0.0
+            if value <= 0 and MIN_OA_SCHEDULE in info.schedules:
+                # no minimum outdoor air while a unit only cycles for heat (units that ventilate are set directly)
+                a.schedules[MIN_OA_SCHEDULE] = 0.0
         elif what == "lights_cap":
             for name, (zone, sch, design_w) in info.lights.items():
                 if zone == target:

@@ -32,6 +32,9 @@ class ControlSettings(BaseModel):
     co2_target_ppm: float = Field(800.0, description="DCV starts adding outdoor air above this")
     co2_limit_ppm: float = Field(950.0, description="full design outdoor air at this CO2")
     vent_min_fraction: float = Field(0.15, ge=0, le=1, description="outdoor air floor while ventilating, of design")
+    free_cooling_below_c: float = Field(
+        15.0, description="use outdoor air to cool warm rooms below this outdoor temperature"
+    )
     cycling_band_k: float = Field(0.3, ge=0, description="run the fan continuously when this far below setpoint")
     vent_off_ppm: float = Field(700.0, description="an air handler in demand mode stops ventilating below this")
     vent_max_fraction: float = Field(1.5, ge=0, le=2, description="outdoor air ceiling, of design (boost)")
@@ -293,10 +296,15 @@ class BuildingController:
             self._heating_run[ahu] = heating
             running = running or heating
             fracs = [dcv_fraction(state.zone_co2_ppm.get(z, 400.0), occupied.get(z, False), self.s) for z in zones]
+            # free cooling: a warm room gets cold outdoor air before any compressor runs
+            warm = max((state.zone_temp_c.get(z, 0.0) - self.s.heat_occupied_c - 1.0 for z in comfort), default=0.0)
+            if warm > 0 and state.outdoor_c < self.s.free_cooling_below_c:
+                fracs.append(min(warm / 2.0, 1.0))
+                running = True
             frac = max([*fracs, self.s.vent_min_fraction if running else 0.0])
             d.vent_fraction[ahu] = frac
             d.ahu_mode[ahu] = "run" if running else "auto"
-        d.standby_cut = not anyone and not expected and not preheat
+        d.standby_cut = not anyone and not expected  # plug loads need not wait for the rooms to warm up
         d.mode = "occupied" if anyone else ("preheat" if preheat else ("expected" if expected else "setback"))
         return apply_limits(d, self.limits)
 

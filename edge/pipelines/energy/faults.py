@@ -178,7 +178,7 @@ class FaultDetector:
 
     def _overheated_rooms(self, h: HourRecord) -> list[Finding]:
         out = []
-        if h.outdoor_c > self.t.overheat_outdoor_c:
+        if h.outdoor_c > self.t.overheat_outdoor_c or h.occupied:  # people and their gains warm rooms unevenly
             for zone in h.room_temp_c:
                 self._streak(f"valve:{zone}", h, False)
             return out
