@@ -67,7 +67,8 @@ class Thresholds:
     hc_min_kwh_per_m2: float = 0.0005  # heating and cooling each above this in one hour
     setback_margin_k: float = 2.0  # empty building warmer than setback + this
     overheat_k: float = 2.0  # a room this far above its heating setpoint in the heating season
-    outlier_k: float = 2.0  # ... and this far above the median room
+    outlier_k: float = 1.5  # ... and this much further above the median room than it usually is
+    learn_empty_hours: int = 20  # empty heating-season hours that teach each room's usual offset
     overheat_outdoor_c: float = 8.0
     base_rise: float = 0.08  # night base electricity above the learned base by this share
     dhw_rise: float = 0.5  # night hot-water energy above the learned base by this share
@@ -86,6 +87,7 @@ class FaultDetector:
         self._night_elec: list[float] = []
         self._night_dhw: list[float] = []
         self._tonight: list[HourRecord] = []
+        self._offsets: dict[str, list[float]] = {}
 
     # -- helpers -----------------------------------------------------------------------------------
     def _streak(self, key: str, hour: HourRecord, symptom: bool) -> list[HourRecord] | None:
@@ -178,20 +180,27 @@ class FaultDetector:
 
     def _overheated_rooms(self, h: HourRecord) -> list[Finding]:
         out = []
-        if h.outdoor_c > self.t.overheat_outdoor_c or h.occupied:  # people and their gains warm rooms unevenly
+        dark = h.start.hour < 6 or h.start.hour >= 20  # the sun and people warm rooms unevenly by day
+        if h.outdoor_c > self.t.overheat_outdoor_c or h.occupied or not dark:
             for zone in h.room_temp_c:
                 self._streak(f"valve:{zone}", h, False)
             return out
         median = statistics.median(h.room_temp_c.values())
         for zone, temp in h.room_temp_c.items():
             sp = h.room_heat_sp_c.get(zone, 21.0)
-            # warmer than its own setpoint and an outlier among the rooms (sun or a busy day lifts them all)
-            hot = temp > sp + self.t.overheat_k and temp > median + self.t.outlier_k
+            # each room's usual place among the rooms on an empty night is learned first (a server room or an
+            # inner room is always a little warmer); then a room clearly above it and above its setpoint is hot
+            seen = self._offsets.setdefault(zone, [])
+            if len(seen) < self.t.learn_empty_hours:
+                seen.append(temp - median)
+                continue
+            usual = statistics.median(seen)
+            hot = temp > sp + self.t.overheat_k and temp - median > usual + self.t.outlier_k
             run = self._streak(f"valve:{zone}", h, hot)
             if run:
                 excess_k = statistics.fmean(r.room_temp_c[zone] - 21.0 for r in run)
                 zone_share = 1.0 / max(len(h.room_temp_c), 1)
-                heat = statistics.fmean(r.space_heat_kwh for r in run) * zone_share * min(excess_k / 10.0, 1.0)
+                heat = statistics.fmean(r.heat_kwh for r in run) * zone_share * min(max(excess_k, 1.0) / 10.0, 1.0)
                 f = self._raise(
                     "stuck_valve",
                     zone,
