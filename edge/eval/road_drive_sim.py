@@ -93,8 +93,14 @@ def site_damages(boxes: list[tuple[float, float, float, float]], site: int, join
             groups.remove(g)
         groups.append(merged)
     return [
-        Damage(0, site, statistics.fmean(q[0] for q in g), statistics.fmean(q[1] for q in g), len(g),
-               [(q[0], q[1]) for q in g])
+        Damage(
+            0,
+            site,
+            statistics.fmean(q[0] for q in g),
+            statistics.fmean(q[1] for q in g),
+            len(g),
+            [(q[0], q[1]) for q in g],
+        )
         for g in groups
     ]
 
@@ -306,7 +312,7 @@ class SimConfig:
     gnss_sigma_m: float = 5.0
     gnss_hz: float = 1.0
     seed: int = 7
-    outage: tuple[int, float, float] | None = (1, 0.3, 120.0)  # (drive, start fraction, seconds down)
+    outage: tuple[int, float, float] | None = (0, 0.3, 120.0)  # (drive, start fraction, seconds down)
     crops: bool = True
 
 
@@ -435,7 +441,11 @@ def run_simulation(
 
 
 def _frame_at(
-    s: float, route: Route, photos: list[np.ndarray], ends: list[float], background: np.ndarray,
+    s: float,
+    route: Route,
+    photos: list[np.ndarray],
+    ends: list[float],
+    background: np.ndarray,
     nprng: np.random.Generator,
 ) -> np.ndarray:
     """The camera frame at arc length ``s``: the site in view, or plain road between sites."""
@@ -571,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
         fps=args.fps,
         gnss_sigma_m=args.gnss_sigma,
         seed=args.seed,
-        outage=None if args.no_outage else (1, 0.3, 120.0),
+        outage=None if args.no_outage else (0, 0.3, 120.0),
     )
     t0 = time.perf_counter()
     figures = run_simulation(cfg, detector, rdd_of, redactor)
@@ -589,8 +599,14 @@ if __name__ == "__main__":
 
 
 def write_drive(
-    photos: list[Path], video_path: Path, track_path: Path, start_ts: float, fps: float = 5.0, speed_mps: float = 8.0,
-    gnss_sigma_m: float = 5.0, seed: int = 3,
+    photos: list[Path],
+    video_path: Path,
+    track_path: Path,
+    start_ts: float,
+    fps: float = 5.0,
+    speed_mps: float = 8.0,
+    gnss_sigma_m: float = 5.0,
+    seed: int = 3,
 ) -> list[tuple[float, float]]:
     """Record a simulated drive as a video file and a GPX/NMEA track (for replaying through the real pipeline);
     returns the (lat, lon) of every physical damage."""
