@@ -40,8 +40,10 @@ def _located(loader: yaml.SafeLoader, node: yaml.Node, source: str) -> tuple[Any
     def walk(n: yaml.Node, path: KeyPath) -> Any:
         origins[path] = f"{source}:{n.start_mark.line + 1}"
         if isinstance(n, yaml.MappingNode):
-            return {loader.construct_object(k, deep=True): walk(v, (*path, loader.construct_object(k, deep=True)))
-                    for k, v in n.value}
+            return {
+                loader.construct_object(k, deep=True): walk(v, (*path, loader.construct_object(k, deep=True)))
+                for k, v in n.value
+            }
         if isinstance(n, yaml.SequenceNode):
             return [walk(item, (*path, i)) for i, item in enumerate(n.value)]
         return loader.construct_object(n, deep=True)

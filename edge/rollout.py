@@ -64,23 +64,23 @@ def verify(public_key: Ed25519PublicKey, signed: SignedManifest, data: bytes) ->
         public_key.verify(bytes.fromhex(signed.signature), canonical_bytes(signed.manifest))
     except (InvalidSignature, ValueError):
         raise ReleaseRefused(
-            "bad_signature", f"{signed.manifest.kind} {signed.manifest.name} {signed.manifest.version}: "
-            "signature does not verify against the hub's rollout key"
+            "bad_signature",
+            f"{signed.manifest.kind} {signed.manifest.name} {signed.manifest.version}: "
+            "signature does not verify against the hub's rollout key",
         ) from None
     digest = hashlib.sha256(data).hexdigest()
     if digest != signed.manifest.sha256 or len(data) != signed.manifest.size:
         raise ReleaseRefused(
-            "checksum_mismatch", f"{signed.manifest.file}: sha256 {digest[:16]}… ({len(data)} bytes) does not match "
-            f"the signed {signed.manifest.sha256[:16]}… ({signed.manifest.size} bytes)"
+            "checksum_mismatch",
+            f"{signed.manifest.file}: sha256 {digest[:16]}… ({len(data)} bytes) does not match "
+            f"the signed {signed.manifest.sha256[:16]}… ({signed.manifest.size} bytes)",
         )
 
 
 class ReleaseStore:
     """Verified releases on the device, with the previous version kept for rollback."""
 
-    def __init__(
-        self, root: Path | str, public_key: Ed25519PublicKey, emit: Callable[..., int] | None = None
-    ) -> None:
+    def __init__(self, root: Path | str, public_key: Ed25519PublicKey, emit: Callable[..., int] | None = None) -> None:
         self.root = Path(root)
         self.public_key = public_key
         self.emit = emit

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from edge.sources.energyplus import ModelInfo, Step
 
 log = logging.getLogger(__name__)
-MIN_OA_SCHEDULE = "MinOA_Sched"  # the DOE reference models' minimum outdoor-air schedule
 
 
 class BuildingDriver(Protocol):
@@ -294,7 +293,7 @@ def sim_actions(writes: dict[str, float], step: Step, info: ModelInfo, switchabl
     """Point writes → EnergyPlus actuators. ``<ahu>.vent`` = outdoor-air fraction of design (0 lets the unit's own
     thermostat cycle the fan); ``<zone>.lights_cap`` caps lighting; ``building.standby_cut`` (relay 0/1) switches off
     the plug circuits that are on switchable relays (``switchable_plug_fraction`` of the plug load)."""
-    from edge.sources.energyplus import Actions, fan_schedule
+    from edge.sources.energyplus import Actions, fan_schedule, min_oa_schedule
 
     a = Actions()
     for point, value in writes.items():
@@ -304,12 +303,11 @@ def sim_actions(writes: dict[str, float], step: Step, info: ModelInfo, switchabl
         elif what == "cool_sp":
             a.cool_sp_c[target] = value
         elif what == "vent":
-            # 0 hands the unit back to its own controls (fan cycles for heat, minimum outdoor air by its schedule)
-            a.oa_kg_s[target] = value * info.ahu_oa_design_kg_s.get(target, 0.0) if value > 0 else None
+            # DCV resets the unit's minimum outdoor air (its economiser stays free to add more for free cooling);
+            # only a boost above design fixes the flow. 0 hands the fan back to the unit's own heat cycling.
             a.schedules[fan_schedule(target)] = 1.0 if value > 0 else 0.0
-            if value <= 0 and MIN_OA_SCHEDULE in info.schedules:
-                # no minimum outdoor air while a unit only cycles for heat (units that ventilate are set directly)
-                a.schedules[MIN_OA_SCHEDULE] = 0.0
+            a.schedules[min_oa_schedule(target)] = min(max(value, 0.0), 1.0)
+            a.oa_kg_s[target] = value * info.ahu_oa_design_kg_s.get(target, 0.0) if value > 1.0 else None
         elif what == "lights_cap":
             for name, (zone, sch, design_w) in info.lights.items():
                 if zone == target:

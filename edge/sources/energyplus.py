@@ -201,9 +201,14 @@ def fan_schedule(ahu: str) -> str:
     return f"{ahu} Fan Schedule"
 
 
+def min_oa_schedule(ahu: str) -> str:
+    return f"{ahu} Min OA Schedule"
+
+
 def _per_fan_schedules(objects: list[IdfObject]) -> None:
-    """Give each air handler's fan (and its night-cycle manager) its own copy of the shared operation schedule, so a
-    controller can run one unit without the others. Identical values: the baseline behaves exactly as before."""
+    """Give each air handler's fan (and its night-cycle manager) and its outdoor-air controller their own copies of the
+    shared operation and minimum outdoor-air schedules, so a controller can run and ventilate one unit without the
+    others. Identical values: the baseline behaves exactly as before."""
     compact = {o[1]: o for o in objects_of(objects, "Schedule:Compact")}
     for obj in objects:
         cls = obj[0].lower()
@@ -211,9 +216,11 @@ def _per_fan_schedules(objects: list[IdfObject]) -> None:
             ahu, idx = obj[1].rsplit("_Fan", 1)[0], 2
         elif cls == "availabilitymanager:nightcycle" and obj[3] in compact:
             ahu, idx = obj[1].removesuffix(" Availability Manager"), 3
+        elif cls == "controller:outdoorair" and len(obj) > 17 and obj[17] in compact:
+            ahu, idx = obj[1].removesuffix("_OA_Controller"), 17
         else:
             continue
-        name = fan_schedule(ahu)
+        name = min_oa_schedule(ahu) if cls == "controller:outdoorair" else fan_schedule(ahu)
         if name not in compact:
             compact[name] = ["Schedule:Compact", name, *compact[obj[idx]][2:]]
             objects.append(compact[name])

@@ -147,14 +147,23 @@ def read_gpx(path: Path | str) -> list[GpsFix]:
             continue
         speed = float(values["speed"]) if values.get("speed") else None
         course = float(values["course"]) if values.get("course") else None
-        fixes.append(GpsFix(_iso_to_epoch(values["time"]), float(elem.get("lat", "nan")),
-                            float(elem.get("lon", "nan")), speed, course))
+        fixes.append(
+            GpsFix(
+                _iso_to_epoch(values["time"]),
+                float(elem.get("lat", "nan")),
+                float(elem.get("lon", "nan")),
+                speed,
+                course,
+            )
+        )
     return sorted(fixes, key=lambda f: f.ts)
 
 
 def write_gpx(fixes: Iterable[GpsFix], path: Path | str) -> None:
-    parts = ['<?xml version="1.0" encoding="UTF-8"?>',
-             '<gpx version="1.1" creator="kommune-edge" xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>']
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<gpx version="1.1" creator="kommune-edge" xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>',
+    ]
     for f in fixes:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(f.ts)) + f".{int((f.ts % 1) * 1000):03d}Z"
         extra = f"<speed>{f.speed_mps:.2f}</speed>" if f.speed_mps is not None else ""
@@ -186,8 +195,14 @@ def parse_gpsd_report(line: str) -> GpsFix | None:
         return None
     if report.get("class") != "TPV" or report.get("mode", 0) < 2 or "lat" not in report or "time" not in report:
         return None
-    return GpsFix(_iso_to_epoch(report["time"]), float(report["lat"]), float(report["lon"]),
-                  report.get("speed"), report.get("track"), None)
+    return GpsFix(
+        _iso_to_epoch(report["time"]),
+        float(report["lat"]),
+        float(report["lon"]),
+        report.get("speed"),
+        report.get("track"),
+        None,
+    )
 
 
 def gpsd_fixes(host: str = "127.0.0.1", port: int = 2947, timeout_s: float = 5.0) -> Iterator[GpsFix]:
@@ -228,8 +243,9 @@ def parse_termux_location(doc: dict, received_at: float) -> GpsFix | None:
     if "latitude" not in doc or "longitude" not in doc:
         return None
     age_s = float(doc.get("elapsedMs", 0)) / 1000.0
-    return GpsFix(received_at - age_s, float(doc["latitude"]), float(doc["longitude"]), doc.get("speed"),
-                  doc.get("bearing"), None)
+    return GpsFix(
+        received_at - age_s, float(doc["latitude"]), float(doc["longitude"]), doc.get("speed"), doc.get("bearing"), None
+    )
 
 
 def termux_fixes(interval_ms: int = 1000) -> Iterator[GpsFix]:
@@ -258,10 +274,10 @@ def open_gps(spec: str, offset_s: float = 0.0) -> Iterator[GpsFix]:
     if spec.startswith("termux://"):
         return termux_fixes()
     if spec.startswith("gpsd://"):
-        host, _, port = spec[len("gpsd://"):].partition(":")
+        host, _, port = spec[len("gpsd://") :].partition(":")
         return gpsd_fixes(host or "127.0.0.1", int(port or 2947))
     if spec.startswith("serial://"):
-        device, _, query = spec[len("serial://"):].partition("?")
+        device, _, query = spec[len("serial://") :].partition("?")
         baud = int(query.split("=", 1)[1]) if query.startswith("baud=") else 9600
         return serial_fixes(device, baud)
     return iter(read_track_file(spec, offset_s))

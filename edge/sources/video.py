@@ -135,8 +135,9 @@ class PiCameraCapture:
         self._cam = Picamera2()
         size = (cfg.width or 1280, cfg.height or 720)
         controls = {"FrameRate": cfg.fps} if cfg.fps else {}
-        self._cam.configure(self._cam.create_video_configuration(main={"size": size, "format": "BGR888"},
-                                                                  controls=controls))
+        self._cam.configure(
+            self._cam.create_video_configuration(main={"size": size, "format": "BGR888"}, controls=controls)
+        )
         self._cam.start()
         self.fps = cfg.fps or 30.0
 

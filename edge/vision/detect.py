@@ -266,8 +266,14 @@ class UltralyticsDetector:
         s = self.settings
         start = time.perf_counter()
         result = self.model.predict(
-            image, imgsz=s.imgsz, conf=s.conf, iou=s.iou, classes=list(s.classes) if s.classes else None,
-            max_det=s.max_det, agnostic_nms=s.agnostic, verbose=False,
+            image,
+            imgsz=s.imgsz,
+            conf=s.conf,
+            iou=s.iou,
+            classes=list(s.classes) if s.classes else None,
+            max_det=s.max_det,
+            agnostic_nms=s.agnostic,
+            verbose=False,
         )[0]
         self.last_ms = (time.perf_counter() - start) * 1000
         boxes = result.boxes

@@ -77,8 +77,13 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarra
 
 
 def decode_yolo(
-    output: np.ndarray, box: Letterbox, size: int, conf: float, iou: float,
-    classes: set[int] | None = None, max_det: int = 100,
+    output: np.ndarray,
+    box: Letterbox,
+    size: int,
+    conf: float,
+    iou: float,
+    classes: set[int] | None = None,
+    max_det: int = 100,
 ) -> Boxes:
     """Decode a YOLOv8/11 head output ``(1, 4 + nc, anchors)`` (xywh + class scores) to frame boxes."""
     pred = output[0].T if output.shape[1] < output.shape[2] else output[0]
@@ -111,8 +116,15 @@ class LeanYolo:
     Frames are BGR (OpenCV); the models take RGB float 0..1."""
 
     def __init__(
-        self, model_path: Path | str, *, imgsz: int, names: dict[int, str], conf: float = 0.25, iou: float = 0.5,
-        classes: set[int] | None = None, threads: int = 2,
+        self,
+        model_path: Path | str,
+        *,
+        imgsz: int,
+        names: dict[int, str],
+        conf: float = 0.25,
+        iou: float = 0.5,
+        classes: set[int] | None = None,
+        threads: int = 2,
     ) -> None:
         self.path = Path(model_path)
         self.imgsz, self.names, self.conf, self.iou, self.classes = imgsz, names, conf, iou, classes
@@ -152,8 +164,14 @@ class UltralyticsYolo:
     """The same interface through ultralytics (needs PyTorch); the reference for the lean back end."""
 
     def __init__(
-        self, model_path: Path | str, *, imgsz: int, conf: float = 0.25, iou: float = 0.5,
-        classes: set[int] | None = None, names: dict[int, str] | None = None,
+        self,
+        model_path: Path | str,
+        *,
+        imgsz: int,
+        conf: float = 0.25,
+        iou: float = 0.5,
+        classes: set[int] | None = None,
+        names: dict[int, str] | None = None,
     ) -> None:
         from ultralytics import YOLO
 
@@ -163,19 +181,33 @@ class UltralyticsYolo:
 
     def __call__(self, frame: np.ndarray) -> Boxes:
         result = self.model.predict(
-            frame, imgsz=self.imgsz, conf=self.conf, iou=self.iou, verbose=False,
+            frame,
+            imgsz=self.imgsz,
+            conf=self.conf,
+            iou=self.iou,
+            verbose=False,
             classes=sorted(self.classes) if self.classes else None,
         )[0]
         b = result.boxes
         if b is None or len(b) == 0:
             return Boxes.empty()
-        return Boxes(b.xyxy.cpu().numpy().astype(np.float32), b.conf.cpu().numpy().astype(np.float32),
-                     b.cls.cpu().numpy().astype(np.int64))
+        return Boxes(
+            b.xyxy.cpu().numpy().astype(np.float32),
+            b.conf.cpu().numpy().astype(np.float32),
+            b.cls.cpu().numpy().astype(np.int64),
+        )
 
 
 def open_yolo(
-    backend: Backend, model_path: Path | str, *, imgsz: int, names: dict[int, str], conf: float = 0.25,
-    iou: float = 0.5, classes: set[int] | None = None, threads: int = 2,
+    backend: Backend,
+    model_path: Path | str,
+    *,
+    imgsz: int,
+    names: dict[int, str],
+    conf: float = 0.25,
+    iou: float = 0.5,
+    classes: set[int] | None = None,
+    threads: int = 2,
 ) -> YoloDetector:
     if backend == "ultralytics":
         return UltralyticsYolo(model_path, imgsz=imgsz, conf=conf, iou=iou, classes=classes, names=names)

@@ -45,9 +45,15 @@ def redaction_regions(boxes: Boxes, shape: tuple[int, int], margin: float = 0.15
             continue
         rx1, ry1, rx2, ry2 = region
         mx, my = margin * bw, margin * bh
-        out.append(RedactionRegion(
-            max(0, int(rx1 - mx)), max(0, int(ry1 - my)), min(w, int(rx2 + mx + 1)), min(h, int(ry2 + my + 1)), reason,
-        ))
+        out.append(
+            RedactionRegion(
+                max(0, int(rx1 - mx)),
+                max(0, int(ry1 - my)),
+                min(w, int(rx2 + mx + 1)),
+                min(h, int(ry2 + my + 1)),
+                reason,
+            )
+        )
     return out
 
 
@@ -86,7 +92,12 @@ def open_redactor(model_path: str, model_name: str = "yolov8n-int8-tflite", thre
     from edge.vision.lean_yolo import LeanYolo
 
     detector = LeanYolo(
-        model_path, imgsz=640, names={0: "person", 1: "bicycle", 2: "car", 3: "motorcycle", 5: "bus", 7: "truck"},
-        conf=0.15, iou=0.5, classes=set(PERSON_CLASSES | VEHICLE_CLASSES | BICYCLE_CLASSES), threads=threads,
+        model_path,
+        imgsz=640,
+        names={0: "person", 1: "bicycle", 2: "car", 3: "motorcycle", 5: "bus", 7: "truck"},
+        conf=0.15,
+        iou=0.5,
+        classes=set(PERSON_CLASSES | VEHICLE_CLASSES | BICYCLE_CLASSES),
+        threads=threads,
     )
     return Redactor(detector, model_name)

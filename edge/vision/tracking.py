@@ -54,9 +54,7 @@ class ByteTracker:
         """Associate this frame's detections (taken at ``t_s`` seconds) with the tracks."""
         import supervision as sv
 
-        svd = sv.Detections(
-            xyxy=dets.xyxy.astype(np.float32).reshape(-1, 4), confidence=dets.conf, class_id=dets.cls
-        )
+        svd = sv.Detections(xyxy=dets.xyxy.astype(np.float32).reshape(-1, 4), confidence=dets.conf, class_id=dets.cls)
         out = self._tracker.update(svd, timestamp=t_s)
         ids = np.asarray(out.tracker_id if out.tracker_id is not None else [], dtype=np.int64)
         keep = ids >= 0

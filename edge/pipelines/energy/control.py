@@ -29,14 +29,14 @@ class ControlSettings(BaseModel):
     cool_occupied_c: float = Field(25.0, description="cooling setpoint while occupied")
     heat_setback_c: float = Field(16.0, description="heating setpoint when empty")
     cool_setback_c: float = Field(28.0, description="cooling setpoint when empty")
-    co2_target_ppm: float = Field(800.0, description="DCV starts adding outdoor air above this")
-    co2_limit_ppm: float = Field(950.0, description="full design outdoor air at this CO2")
+    co2_target_ppm: float = Field(650.0, description="DCV starts adding outdoor air above this")
+    co2_limit_ppm: float = Field(900.0, description="full design outdoor air at this CO2")
     vent_min_fraction: float = Field(0.15, ge=0, le=1, description="outdoor air floor while ventilating, of design")
     free_cooling_below_c: float = Field(
         15.0, description="use outdoor air to cool warm rooms below this outdoor temperature"
     )
     cycling_band_k: float = Field(0.3, ge=0, description="run the fan continuously when this far below setpoint")
-    vent_off_ppm: float = Field(700.0, description="an air handler in demand mode stops ventilating below this")
+    vent_off_ppm: float = Field(600.0, description="an air handler in demand mode stops ventilating below this")
     vent_max_fraction: float = Field(1.5, ge=0, le=2, description="outdoor air ceiling, of design (boost)")
     purge_minutes: int = Field(30, ge=0, description="ventilate this long before expected occupancy")
     workday_start_h: float = Field(8.0, description="fallback: first occupancy on a workday, until learned")

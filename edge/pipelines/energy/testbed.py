@@ -25,6 +25,7 @@ from edge.sources.energyplus import (
     Trajectory,
     Weather,
     fan_schedule,
+    min_oa_schedule,
     model_dir,
     objects_of,
     parse_idf,
@@ -211,7 +212,7 @@ def world_actions(
     if fault.kind == "vent_night":
         for ahu in info.ahus:
             a.schedules[fan_schedule(ahu)] = 1.0
-        a.schedules["MinOA_Sched"] = 1.0
+            a.schedules[min_oa_schedule(ahu)] = 1.0
     elif fault.kind == "simultaneous_heat_cool":
         # during the working day neighbouring rooms fight: every other room heats to 23.5 °C, the rest have a
         # thermostat mis-set to cool from 20.5 °C (heating 19.5 °C)

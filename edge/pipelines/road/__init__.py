@@ -36,8 +36,10 @@ class RoadConfig(PipelineConfig):
 
     type: Literal["road"] = "road"
     video: VideoSourceConfig = Field(default_factory=lambda: VideoSourceConfig(kind="usb", uri="0"))
-    gps: str = Field("gpsd://127.0.0.1:2947",
-                     description="gpsd://host:port, serial:///dev/ttyACM0?baud=9600, or a .gpx/.nmea file to replay")
+    gps: str = Field(
+        "gpsd://127.0.0.1:2947",
+        description="gpsd://host:port, serial:///dev/ttyACM0?baud=9600, or a .gpx/.nmea file to replay",
+    )
     gps_time_offset_s: float = Field(0.0, description="added to replayed GNSS timestamps to align them with frames")
     process_fps: float = Field(5.0, gt=0, le=30, description="frames per second analysed (others skipped)")
     camera: CameraMountConfig = Field(default_factory=CameraMountConfig)

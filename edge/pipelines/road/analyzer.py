@@ -58,8 +58,14 @@ class RoadAnalyzer:
     """Quality gate → detection → road placement → tracking → one observation per damage (+ crop)."""
 
     def __init__(
-        self, settings: AnalyzerSettings, camera: CameraGeometry, detector: YoloDetector, rdd_of: dict[int, str],
-        emit: EmitFn, drive_id: str, redactor: Redactor | None = None,
+        self,
+        settings: AnalyzerSettings,
+        camera: CameraGeometry,
+        detector: YoloDetector,
+        rdd_of: dict[int, str],
+        emit: EmitFn,
+        drive_id: str,
+        redactor: Redactor | None = None,
     ) -> None:
         self.s = settings
         self.camera = camera
@@ -183,26 +189,37 @@ class RoadAnalyzer:
         lat, lon, n_fixes = self.vehicle.to_latlon(east, north, passed)
         closest = min(track.sightings, key=lambda s: s.forward)
         self.unfused_positions[f"{self.drive_id}-{self._observations + 1:05d}"] = self.vehicle.to_latlon(
-            east, north, closest.ts, window_s=0.0)[:2]
+            east, north, closest.ts, window_s=0.0
+        )[:2]
         while len(self.unfused_positions) > 1000:
             self.unfused_positions.pop(next(iter(self.unfused_positions)))
-        sigma = math.hypot(self.s.gnss_sigma_m / math.sqrt(max(1, n_fixes)),
-                           track.spread_m() / math.sqrt(len(track.sightings)))
+        sigma = math.hypot(
+            self.s.gnss_sigma_m / math.sqrt(max(1, n_fixes)), track.spread_m() / math.sqrt(len(track.sightings))
+        )
         width, length = track.size()
         code = track.rdd_class()
         self._observations += 1
         obs_id = f"{self.drive_id}-{self._observations:05d}"
         crop = self._crop(obs_id, code, best) if best is not None else None
         body = DamageObservation(
-            observation_id=obs_id, drive_id=self.drive_id, rdd_class=code,  # type: ignore[arg-type]
+            observation_id=obs_id,
+            drive_id=self.drive_id,
+            rdd_class=code,  # type: ignore[arg-type]
             severity=severity_of(code, width, length),  # type: ignore[arg-type]
-            lat=round(lat, 7), lon=round(lon, 7), position_sigma_m=round(sigma, 2),
-            width_m=round(width, 2), length_m=round(length, 2), area_m2=round(math.pi / 4 * width * length, 3),
-            confidence=round(track.confidence(), 3), frames=len(track.sightings),
+            lat=round(lat, 7),
+            lon=round(lon, 7),
+            position_sigma_m=round(sigma, 2),
+            width_m=round(width, 2),
+            length_m=round(length, 2),
+            area_m2=round(math.pi / 4 * width * length, 3),
+            confidence=round(track.confidence(), 3),
+            frames=len(track.sightings),
             distance_min_m=round(min(s.forward for s in track.sightings), 2),
-            first_ts=int(track.sightings[0].ts * 1000), passed_ts=int(passed * 1000),
+            first_ts=int(track.sightings[0].ts * 1000),
+            passed_ts=int(passed * 1000),
             heading_deg=round(math.degrees(pose.heading) % 360, 1) if pose else 0.0,
-            road_class=self.s.road_class, has_crop=crop is not None,
+            road_class=self.s.road_class,
+            has_crop=crop is not None,
         )
         self.emit(body, int(passed * 1000), 5)
         if crop is not None:
@@ -232,14 +249,27 @@ class RoadAnalyzer:
             lat, lon, _ = self.vehicle.to_latlon(p.east, p.north, p.ts)
             points.append([round(lat, 7), round(lon, 7), round(p.ts - start, 1)])
         c = self.coverage.counts
-        self.emit(RoadCoverage(
-            drive_id=self.drive_id, start_ts=int(start * 1000), end_ts=int(ts * 1000),
-            metres_driven=round(self.coverage.metres_driven, 1),
-            metres_inspected=round(self.coverage.metres_inspected, 1),
-            frames_total=self.coverage.total, frames_good=c["good"], frames_dark=c["dark"], frames_blurred=c["blurred"],
-            frames_stationary=c["stationary"], frames_no_fix=c["no_fix"], view_near_m=self.s.view_near_m,
-            view_far_m=self.s.view_far_m, view_half_width_m=self.s.view_half_width_m, points=points,
-        ), int(ts * 1000), 3)
+        self.emit(
+            RoadCoverage(
+                drive_id=self.drive_id,
+                start_ts=int(start * 1000),
+                end_ts=int(ts * 1000),
+                metres_driven=round(self.coverage.metres_driven, 1),
+                metres_inspected=round(self.coverage.metres_inspected, 1),
+                frames_total=self.coverage.total,
+                frames_good=c["good"],
+                frames_dark=c["dark"],
+                frames_blurred=c["blurred"],
+                frames_stationary=c["stationary"],
+                frames_no_fix=c["no_fix"],
+                view_near_m=self.s.view_near_m,
+                view_far_m=self.s.view_far_m,
+                view_half_width_m=self.s.view_half_width_m,
+                points=points,
+            ),
+            int(ts * 1000),
+            3,
+        )
         self.coverage.reset_period()
         self._period_start = ts
 
@@ -267,7 +297,11 @@ def crop_window(box: tuple[float, float, float, float], shape: tuple[int, int]) 
 
 
 def evidence_crop(
-    frame: np.ndarray, box: tuple[float, float, float, float], redactor: Redactor, observation_id: str, rdd_class: str,
+    frame: np.ndarray,
+    box: tuple[float, float, float, float],
+    redactor: Redactor,
+    observation_id: str,
+    rdd_class: str,
 ) -> DamageCrop | None:
     """Blur persons and plates in the whole frame first, then cut, shrink and JPEG-encode the damage crop."""
     import cv2
@@ -278,15 +312,22 @@ def evidence_crop(
     inside = [r for r in regions if r.intersects((cx1, cy1, cx2, cy2))]
     scale = min(1.0, CROP_MAX_PX / max(crop.shape[:2]))
     if scale < 1.0:
-        crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
-                          interpolation=cv2.INTER_AREA)
+        crop = cv2.resize(
+            crop,
+            (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+            interpolation=cv2.INTER_AREA,
+        )
     for quality in (75, 60, 45, 30):
         ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, quality])
         encoded = base64.b64encode(jpeg.tobytes()).decode() if ok else ""
         if encoded and len(encoded) <= CROP_B64_LIMIT:
             return DamageCrop(
-                observation_id=observation_id, rdd_class=rdd_class, jpeg_b64=encoded,  # type: ignore[arg-type]
-                width=crop.shape[1], height=crop.shape[0], privacy_model=redactor.model_name,
+                observation_id=observation_id,
+                rdd_class=rdd_class,
+                jpeg_b64=encoded,  # type: ignore[arg-type]
+                width=crop.shape[1],
+                height=crop.shape[0],
+                privacy_model=redactor.model_name,
                 blurred_regions=len(inside),
             )
     return None

@@ -31,7 +31,9 @@ class Sighting:
 
 
 def place_on_road(
-    box: tuple[float, float, float, float], camera: CameraGeometry, max_length_m: float = 6.0,
+    box: tuple[float, float, float, float],
+    camera: CameraGeometry,
+    max_length_m: float = 6.0,
 ) -> tuple[float, float, float, float] | None:
     """(forward, lateral, width_m, length_m) of the footprint centre of a box on a flat road."""
     x1, y1, x2, y2 = box
@@ -81,8 +83,10 @@ class DamageTrack:
     def position(self) -> tuple[float, float]:
         w = self.weights()
         total = sum(w)
-        return (sum(wi * s.east for wi, s in zip(w, self.sightings, strict=True)) / total,
-                sum(wi * s.north for wi, s in zip(w, self.sightings, strict=True)) / total)
+        return (
+            sum(wi * s.east for wi, s in zip(w, self.sightings, strict=True)) / total,
+            sum(wi * s.north for wi, s in zip(w, self.sightings, strict=True)) / total,
+        )
 
     def spread_m(self) -> float:
         if len(self.sightings) < 2:

@@ -23,17 +23,28 @@ def camera_geometry(cfg: RoadConfig, width: int, height: int) -> CameraGeometry:
     c = cfg.camera
     focal = c.focal_px if c.focal_px else CameraGeometry.from_hfov(width, height, c.hfov_deg).focal_px
     return CameraGeometry(
-        width, height, focal, c.height_m, c.pitch_deg,
-        None if c.cx_frac is None else c.cx_frac * width, None if c.cy_frac is None else c.cy_frac * height,
+        width,
+        height,
+        focal,
+        c.height_m,
+        c.pitch_deg,
+        None if c.cx_frac is None else c.cx_frac * width,
+        None if c.cy_frac is None else c.cy_frac * height,
     )
 
 
 def analyzer_settings(cfg: RoadConfig) -> AnalyzerSettings:
     q = cfg.quality
     return AnalyzerSettings(
-        view_near_m=cfg.view_near_m, view_far_m=cfg.view_far_m, view_half_width_m=cfg.view_half_width_m,
-        min_frames=cfg.min_frames, min_confidence=cfg.confidence, coverage_interval_s=cfg.coverage_interval_s,
-        road_class=cfg.road_class, gnss_sigma_m=cfg.gnss_sigma_m, crops=cfg.crops,
+        view_near_m=cfg.view_near_m,
+        view_far_m=cfg.view_far_m,
+        view_half_width_m=cfg.view_half_width_m,
+        min_frames=cfg.min_frames,
+        min_confidence=cfg.confidence,
+        coverage_interval_s=cfg.coverage_interval_s,
+        road_class=cfg.road_class,
+        gnss_sigma_m=cfg.gnss_sigma_m,
+        crops=cfg.crops,
         quality=QualityThresholds(q.min_brightness, q.min_sharpness, q.min_speed_mps),
     )
 
@@ -45,8 +56,9 @@ def open_damage_detector(cfg: RoadConfig):  # -> (YoloDetector, rdd_of)
 
     spec = load_registry()[cfg.model]
     names = {int(k): str(v) for k, v in spec.classes.items()}
-    detector = open_yolo(cfg.backend, resolve_model(cfg.model), imgsz=cfg.imgsz, names=names,
-                         conf=cfg.confidence, threads=cfg.threads)
+    detector = open_yolo(
+        cfg.backend, resolve_model(cfg.model), imgsz=cfg.imgsz, names=names, conf=cfg.confidence, threads=cfg.threads
+    )
     rdd_of = {k: v.split()[0] for k, v in names.items() if v.split()[0] in {"D00", "D10", "D20", "D40"}}
     return detector, rdd_of
 
@@ -101,8 +113,12 @@ class RoadPipeline(Pipeline):
         grabber = FrameGrabber(self.cfg.video, self.ctx.stop).start()
         step = max(1, round(grabber.fps / self.cfg.process_fps))
         grabber.want = lambda index: index % step == 0
-        threading.Thread(target=self._read_gps, args=(open_gps(self.cfg.gps, self.cfg.gps_time_offset_s),),
-                         name="road-gps", daemon=True).start()
+        threading.Thread(
+            target=self._read_gps,
+            args=(open_gps(self.cfg.gps, self.cfg.gps_time_offset_s),),
+            name="road-gps",
+            daemon=True,
+        ).start()
         pending: list[GpsFix] = []
         last_ts = time.time()
         window_start, window_frames = time.monotonic(), 0
@@ -113,8 +129,15 @@ class RoadPipeline(Pipeline):
                 ts = frame.wall_ms / 1000
                 if self.analyzer is None:
                     h, w = frame.image.shape[:2]
-                    self.analyzer = RoadAnalyzer(analyzer_settings(self.cfg), camera_geometry(self.cfg, w, h),
-                                                 detector, rdd_of, self._emit, new_drive_id(ts), redactor)
+                    self.analyzer = RoadAnalyzer(
+                        analyzer_settings(self.cfg),
+                        camera_geometry(self.cfg, w, h),
+                        detector,
+                        rdd_of,
+                        self._emit,
+                        new_drive_id(ts),
+                        redactor,
+                    )
                 pending.extend(self._drain_fixes())
                 # a replayed track is read ahead of the video: feed fixes up to the frame's time (+1 s)
                 pending.sort(key=lambda f: f.ts)

@@ -48,8 +48,9 @@ class CoverageMeter:
     far_m: float
     metres_driven: float = 0.0
     metres_inspected: float = 0.0
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("good", "dark", "blurred",
-                                                                           "stationary", "no_fix"), 0))
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("good", "dark", "blurred", "stationary", "no_fix"), 0)
+    )
     _odometer: float = 0.0
     _covered_until: float = float("-inf")
 

@@ -171,7 +171,11 @@ class VehicleTrack:
         return de, dn, n
 
     def to_latlon(
-        self, east: float, north: float, ts: float, window_s: float | None = None,
+        self,
+        east: float,
+        north: float,
+        ts: float,
+        window_s: float | None = None,
     ) -> tuple[float, float, int]:
         """Map position of an odometry-frame point observed around ``ts``: (lat, lon, fixes used)."""
         assert self.frame is not None

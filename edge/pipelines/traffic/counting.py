@@ -229,7 +229,8 @@ class CountBins:
                 for cls, a in per_cls.items()
             }
             bodies.append(
-                TrafficZone(zone=zone, bin_start=self.bin_start, bin_s=self.bin_s, classes=stats, flags=flags,
-                            partial=partial)
+                TrafficZone(
+                    zone=zone, bin_start=self.bin_start, bin_s=self.bin_s, classes=stats, flags=flags, partial=partial
+                )
             )
         return bodies

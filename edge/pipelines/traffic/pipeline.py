@@ -149,8 +149,13 @@ class TrafficPipeline(Pipeline):
         detector = make_detector(
             d.backend,
             resolve_model_path(d.model),
-            DetectorSettings(conf=d.conf, iou=d.iou, classes=tuple(sorted({*COCO_IDS, *d.extra_classes})),
-                             threads=d.threads, agnostic=d.agnostic_nms),
+            DetectorSettings(
+                conf=d.conf,
+                iou=d.iou,
+                classes=tuple(sorted({*COCO_IDS, *d.extra_classes})),
+                threads=d.threads,
+                agnostic=d.agnostic_nms,
+            ),
         )
         grabber = FrameGrabber(cfg.source, stop=self.ctx.stop)
         self._grabber = grabber
@@ -161,8 +166,11 @@ class TrafficPipeline(Pipeline):
         t = cfg.tracker
         tracker = ByteTracker(
             TrackerSettings(
-                t.lost_track_buffer_s, t.track_activation_threshold, t.high_conf_det_threshold,
-                t.minimum_consecutive_frames, t.minimum_iou_threshold,
+                t.lost_track_buffer_s,
+                t.track_activation_threshold,
+                t.high_conf_det_threshold,
+                t.minimum_consecutive_frames,
+                t.minimum_iou_threshold,
             ),
             frame_rate=fps / every,
         )
@@ -226,7 +234,11 @@ class TrafficPipeline(Pipeline):
         return _Geometry((h, w), crossings, zones, roi_px)
 
     def _detect_and_count(
-        self, detector: Detector, tracker: ByteTracker, votes: ClassVotes, geometry: _Geometry,
+        self,
+        detector: Detector,
+        tracker: ByteTracker,
+        votes: ClassVotes,
+        geometry: _Geometry,
         batch: list[tuple[Frame, np.ndarray]],
     ) -> None:
         results = detector.detect_many([roi for _, roi in batch])
@@ -266,8 +278,15 @@ class TrafficPipeline(Pipeline):
                     changed = True
                     if self.crossing_log is not None:
                         self.crossing_log.append((round(frame.t_s, 3), crossing.line.name, cls, direction))
-                    log.debug("crossing", extra={"line": crossing.line.name, "class": cls, "direction": direction,
-                                                 "t_s": round(frame.t_s, 2)})
+                    log.debug(
+                        "crossing",
+                        extra={
+                            "line": crossing.line.name,
+                            "class": cls,
+                            "direction": direction,
+                            "t_s": round(frame.t_s, 2),
+                        },
+                    )
             crossing.forget(alive)
         if g.zones:
             self._zones(frame, tracks.track_id.tolist(), anchors, votes, g)
