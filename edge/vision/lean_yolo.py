@@ -134,6 +134,8 @@ class LeanYolo:
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
+            # busy-waiting threads cost more than they save on a small, shared CPU (measured: 120 → 56 ms)
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
             self._input = self._session.get_inputs()[0].name
             self._nhwc = False
