@@ -492,12 +492,14 @@ def score(
     processing_s = wall / max(1, frames) + link.max_pump_wall_s
     latencies, offline = [], []
     for o in orders:
-        if o["dispatched_ms"] and not any(a * 1000 <= o["first_passed_ms"] < b * 1000 for a, b in link.down):
+        if not o["dispatched_ms"]:
+            continue
+        # the link was down at some moment between passing the damage and sending its order
+        hit = [b for a, b in link.down if a * 1000 < o["dispatched_ms"] and b * 1000 > o["first_passed_ms"]]
+        if hit:
+            offline.append((o["dispatched_ms"] - max(hit) * 1000) / 1000 + processing_s)
+        else:
             latencies.append((o["dispatched_ms"] - o["first_passed_ms"]) / 1000 + processing_s)
-    for o in orders:
-        if o["dispatched_ms"] and any(a * 1000 <= o["first_passed_ms"] < b * 1000 for a, b in link.down):
-            end = min(b for a, b in link.down if a * 1000 <= o["first_passed_ms"] < b * 1000)
-            offline.append((o["dispatched_ms"] - end * 1000) / 1000 + processing_s)
     return {
         "photos": len(cfg.photos),
         "damages": len(damages),
