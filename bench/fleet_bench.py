@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.fleet_baseline import run_baseline
@@ -46,9 +48,19 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def run_case(case: str, workers: int | None) -> dict[str, object]:
+def first_locations(data: Dataset, n: int) -> Dataset:
+    """The same data restricted to its first ``n`` locations (locations are independent pools)."""
+    locs = sorted({int(x) for x in data.roundtrips.location})[:n]
+    trips = data.roundtrips.subset(np.isin(data.roundtrips.location, locs))
+    vehicles = [v for v in data.vehicles if v.test_vehicle or (v.homes and v.homes <= set(locs))]
+    return Dataset(vehicles, trips, data.settings, data.locations, f"{data.name} (locations {locs})")
+
+
+def run_case(case: str, workers: int | None, locations: int | None = None) -> dict[str, object]:
     t = time.perf_counter()
     data = load(case)
+    if locations:
+        data = first_locations(data, locations)
     load_s = time.perf_counter() - t
     price = data.settings.vaerdisaetning_tons_co2
     today = allocate(data.roundtrips, data.fleet, data.settings)
@@ -78,7 +90,7 @@ def run_case(case: str, workers: int | None) -> dict[str, object]:
     keep_alloc = allocate(data.roundtrips, keep.fleet(keep.recommended), data.settings)
     today_cost, keep_cost = today.tco(), keep_alloc.tco()
     return {
-        "case": case, "vehicles_today": len(data.fleet), "roundtrips": len(data.roundtrips),
+        "case": case if not locations else f"{case} (first {locations} locations)", "vehicles_today": len(data.fleet), "roundtrips": len(data.roundtrips),
         "days": data.roundtrips.days, "load_s": round(load_s, 1),
         "today": {"vehicles": len(data.fleet), "tco_dkk": today_cost.tco_dkk, "cash_dkk": today_cost.cash_dkk,
                   "co2e_t": today_cost.co2e_t, "unallocated_trips": len(today.unallocated),
@@ -126,10 +138,11 @@ def main() -> None:
     p.add_argument("--cases", nargs="+", default=[*SHARED, *SYNTHETIC])
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--json", type=Path)
+    p.add_argument("--locations", type=int, help="only the first N locations of each case (a quicker sample)")
     args = p.parse_args()
     rows = []
     for case in args.cases:
-        row = run_case(case, args.workers)
+        row = run_case(case, args.workers, args.locations)
         rows.append(row)
         print(json.dumps(row, default=float), flush=True)
         if args.json:
