@@ -90,7 +90,8 @@ def run_case(case: str, workers: int | None, locations: int | None = None) -> di
     keep_alloc = allocate(data.roundtrips, keep.fleet(keep.recommended), data.settings)
     today_cost, keep_cost = today.tco(), keep_alloc.tco()
     return {
-        "case": case if not locations else f"{case} (first {locations} locations)", "vehicles_today": len(data.fleet), "roundtrips": len(data.roundtrips),
+        "case": case if not locations else f"{case} (first {locations} locations)",
+        "vehicles_today": len(data.fleet), "roundtrips": len(data.roundtrips),
         "days": data.roundtrips.days, "load_s": round(load_s, 1),
         "today": {"vehicles": len(data.fleet), "tco_dkk": today_cost.tco_dkk, "cash_dkk": today_cost.cash_dkk,
                   "co2e_t": today_cost.co2e_t, "unallocated_trips": len(today.unallocated),
