@@ -515,7 +515,20 @@ class Testbed:
 
         const_schedules = {s[1] for s in objects_of(objects, "Schedule:Constant")}
 
+        failure: list[BaseException] = []
+
         def on_step(st: Any) -> None:
+            # ctypes swallows exceptions raised in a callback: keep the first, stop EnergyPlus, re-raise after the
+            # run, so a broken controller can never pass for the model's own operation
+            if failure:
+                return
+            try:
+                step_once(st)
+            except Exception as exc:
+                failure.append(exc)
+                api.runtime.stop_simulation(st)
+
+        def step_once(st: Any) -> None:
             nonlocal traj
             if not ex.api_data_fully_ready(st) or ex.warmup_flag(st) or ex.kind_of_sim(st) != 3:
                 return
@@ -552,6 +565,10 @@ class Testbed:
         )
         wall = time.perf_counter() - t0
         api.state_manager.delete_state(state)
+        if failure:
+            if tmp:
+                tmp.cleanup()
+            raise RuntimeError(f"controller failed inside EnergyPlus: {failure[0]!r}") from failure[0]
         if code != 0 or traj is None:
             err = (workdir / "out" / "eplusout.err").read_text(errors="replace")[-3000:]
             if tmp:

@@ -72,3 +72,13 @@ def test_faults_are_found_within_48_hours_and_healthy_runs_stay_quiet(
     assert [f.kind for f in found] == ["vent_night"], found
     assert onset <= found[0].detected_at <= onset + dt.timedelta(hours=48)
     assert found[0].dkk_per_year > 0
+
+
+def test_a_failing_controller_fails_the_run_instead_of_passing_for_the_baseline(weather: tb.Weather) -> None:
+    from edge.sources.energyplus import RunPeriod, Testbed
+
+    def broken(step: object, info: object) -> None:
+        raise ZeroDivisionError("controller bug")
+
+    with pytest.raises(RuntimeError, match="controller failed"):
+        Testbed("SmallOffice", weather, RunPeriod(dt.date(2025, 2, 24), 1)).run(broken)  # type: ignore[arg-type]

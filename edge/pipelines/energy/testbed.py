@@ -271,7 +271,15 @@ def decision_actions(d: Decision, step: Step, info: ModelInfo, settings: Control
 def merge(first: Actions, second: Actions) -> Actions:
     """``second`` wins where both set a value (a fault overrides the controller, as a broken valve would)."""
     out = Actions()
-    for name in ("heat_sp_c", "cool_sp_c", "oa_kg_s", "schedules", "equipment_w", "lights_w", "ahu_availability"):
+    for name in (
+        "heat_sp_c",
+        "cool_sp_c",
+        "oa_kg_s",
+        "schedules",
+        "equipment_w",
+        "lights_w",
+        "ahu_availability",
+    ):
         merged = dict(getattr(first, name))
         merged.update({k: v for k, v in getattr(second, name).items() if v is not None or k not in merged})
         setattr(out, name, merged)
