@@ -9,6 +9,7 @@ are idempotent, so a message that two workers see is still stored once.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -23,7 +24,7 @@ from hub.metrics import HubMetrics
 from hub.registry import DeadLetterStore, DeviceRegistry
 from hub.store import Point, StoreError, TimeSeriesStore, points_from_message
 from protocol import (
-    Ack,
+    SCHEMA_VERSION,
     Body,
     DecodeError,
     Status,
@@ -57,7 +58,8 @@ class IngestSettings:
     share_group: str | None = None
     require_registration: bool = False
     batch_max: int = 5000
-    batch_wait_s: float = 0.02
+    batch_wait_s: float = 0.1  # gather up to this long: fewer, larger store writes and acks
+    registry_flush_s: float = 1.0
     queue_max: int = 500_000
     dedupe_window: int = 200_000
 
@@ -110,6 +112,8 @@ class Ingest:
         self._stop = threading.Event()
         self._seen: dict[str, SeenWindow] = {}
         self._topics: dict[str, Topic] = {}
+        self._seen_pending: dict[tuple[str, str], tuple[int, int]] = {}
+        self._seen_flush_at = 0.0
         self._prefix_levels = len(settings.prefix.split("/"))
         self.stored = 0
         self.connected = threading.Event()
@@ -175,6 +179,8 @@ class Ingest:
         self._stop.set()
         self._wake.set()
         self._worker.join(timeout=10)
+        if self._seen_pending:
+            self.registry.seen(self._seen_pending)
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -189,8 +195,10 @@ class Ingest:
                 self._wake.wait(self.s.batch_wait_s)
                 self._wake.clear()
                 continue
-            if len(self._queue) < self.s.batch_max:
-                time.sleep(self.s.batch_wait_s / 4)  # let a batch build up
+            gather_until = time.monotonic() + self.s.batch_wait_s
+            while len(self._queue) < self.s.batch_max and time.monotonic() < gather_until:
+                self._wake.wait(0.01)  # let a batch build up (set when batch_max is reached)
+                self._wake.clear()
             batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.s.batch_max))]
             self.metrics.queue.set(len(self._queue))
             started = time.perf_counter()
@@ -325,12 +333,13 @@ class Ingest:
 
     def _after_store(self, stored: list[Accepted], acks: dict[Topic, list[int]]) -> None:
         now = time.time()
-        seen: dict[tuple[str, str], tuple[int, int]] = {}
-        for topic, env, body, _pts in stored:
+        seen = self._seen_pending
+        per_stream: dict[str, int] = defaultdict(int)
+        for i, (topic, env, body, _pts) in enumerate(stored):
             if body is not None:
                 self._handle(topic, env, body)
-                self.metrics.messages.labels(topic.stream).inc()
-                if not env.historical:
+                per_stream[topic.stream] += 1
+                if not env.historical and i % 16 == 0:  # a sample is enough for the histogram
                     self.metrics.lag.observe(max(0.0, now - env.ts / 1000))
             window = self._seen.get(env.device_id)
             if window is None:
@@ -340,10 +349,15 @@ class Ingest:
             count, last = seen.get((env.device_id, topic.site), (0, 0))
             seen[(env.device_id, topic.site)] = (count + 1, max(last, env.seq))
         self.stored += len(stored)
-        if seen:
+        for stream, n in per_stream.items():
+            self.metrics.messages.labels(stream).inc(n)
+        if seen and time.monotonic() >= self._seen_flush_at:  # last-seen bookkeeping, at most once a second
             self.registry.seen(seen)
+            self._seen_pending = {}
+            self._seen_flush_at = time.monotonic() + self.s.registry_flush_s
         for ack_topic, seqs in acks.items():
-            self._client.publish(str(ack_topic), Ack(ranges=merge_ranges(seqs)).encode(), qos=1)
+            payload = f'{{"schema":{SCHEMA_VERSION},"ranges":{json.dumps(merge_ranges(seqs))}}}'
+            self._client.publish(str(ack_topic), payload, qos=1)
 
     def _handle(self, topic: Topic, env: WireEnvelope, body: Body) -> None:
         if isinstance(body, Heartbeat):

@@ -48,6 +48,7 @@ def _connect(path: Path | str) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), check_same_thread=False)
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across crashes of the process
     db.executescript(_SCHEMA)
     return db
 
