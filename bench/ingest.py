@@ -185,12 +185,22 @@ def count_unique(url: str, db: str) -> tuple[int, int]:
 
 
 # -- the contenders ----------------------------------------------------------------------------------
-def start_our_hub(tmp: Path, mq_port: int, influx: InfluxDB, db: str) -> subprocess.Popen[bytes]:
-    config = tmp / f"hub-{db}.yaml"
+def start_our_hub(
+    tmp: Path, mq_port: int, influx: InfluxDB, db: str, workers: int = 1
+) -> list[subprocess.Popen[bytes]]:
+    """One hub process per worker; with several they share the streams through ``$share/hub/...``."""
+    return [_start_worker(tmp, mq_port, influx, db, i, workers > 1) for i in range(workers)]
+
+
+def _start_worker(tmp: Path, mq_port: int, influx: InfluxDB, db: str, i: int, shared: bool) -> subprocess.Popen[bytes]:
+    config = tmp / f"hub-{db}-{i}.yaml"
     api_port = free_port()
+    mqtt_cfg = {"host": "127.0.0.1", "port": mq_port, "prefix": PREFIX, "client_id": f"hub-ingest-{i}"}
+    if shared:
+        mqtt_cfg["share_group"] = "hub"
     config.write_text(yaml.safe_dump({
-        "state_dir": str(tmp / f"hub-{db}"), "store_url": f"influx://127.0.0.1:{influx.port}/{db}",
-        "api_port": api_port, "mqtt": {"host": "127.0.0.1", "port": mq_port, "prefix": PREFIX},
+        "state_dir": str(tmp / f"hub-{db}-{i}"), "store_url": f"influx://127.0.0.1:{influx.port}/{db}",
+        "api_port": api_port, "mqtt": mqtt_cfg,
     }))
     proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "run", "--config", str(config), "--log-level", "ERROR"],
                             start_new_session=True)
@@ -224,18 +234,25 @@ c.loop_forever()
 '''
 
 
+def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        proc.wait(20)
+
+
 def cpu_seconds(proc: psutil.Process) -> float:
     times = proc.cpu_times()
     return times.user + times.system
 
 
-def run_case(name: str, hub: subprocess.Popen[bytes], mq: Mosquitto, influx: InfluxDB, db: str,
+def run_case(name: str, hubs: list[subprocess.Popen[bytes]], mq: Mosquitto, influx: InfluxDB, db: str,
              args: argparse.Namespace, rate: float, duration: float) -> dict[str, Any]:
-    hub_ps = psutil.Process(hub.pid)
-    cpu0, t0 = cpu_seconds(hub_ps), time.monotonic()
+    hub_ps = [psutil.Process(h.pid) for h in hubs]
+    cpu0, t0 = sum(map(cpu_seconds, hub_ps)), time.monotonic()
     load = offer_load(mq.port, args.devices, rate, duration, args.procs, wait_acks=not name.startswith("naive"))
     wall = time.monotonic() - t0
-    hub_cpu = 100 * (cpu_seconds(hub_ps) - cpu0) / wall
+    hub_cpu = 100 * (sum(map(cpu_seconds, hub_ps)) - cpu0) / wall
     time.sleep(2)
     rows, unique = count_unique(influx.url, db)
     sent = load["sent"]
@@ -255,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=60, help="seconds at the full rate (default 60)")
     parser.add_argument("--devices", type=int, default=200, help="simulated devices (default 200)")
     parser.add_argument("--procs", type=int, default=2, help="load-generator processes (default 2)")
+    parser.add_argument("--workers", type=int, default=1, help="hub processes on a shared subscription (default 1)")
     parser.add_argument("--skip-naive", action="store_true")
     args = parser.parse_args(argv)
     results = []
@@ -264,28 +282,26 @@ def main(argv: list[str] | None = None) -> int:
         mq.start()
         influx.start(timeout=60)
         try:
-            hub = start_our_hub(tmp, mq.port, influx, "ours_full")
-            results.append(run_case("kommune-edge hub, full load", hub, mq, influx, "ours_full", args, args.rate,
-                                    args.duration))
-            os.killpg(hub.pid, signal.SIGTERM)
-            hub.wait(20)
-            hub = start_our_hub(tmp, mq.port, influx, "ours_half")
-            results.append(run_case("kommune-edge hub, half load", hub, mq, influx, "ours_half", args,
-                                    args.rate / 2, min(args.duration, 30)))
-            os.killpg(hub.pid, signal.SIGTERM)
-            hub.wait(20)
+            for label, db, rate, duration in (
+                ("full load", "ours_full", args.rate, args.duration),
+                ("half load", "ours_half", args.rate / 2, min(args.duration, 30)),
+            ):
+                hubs = start_our_hub(tmp, mq.port, influx, db, args.workers)
+                name = f"kommune-edge hub ({args.workers} worker{'s' if args.workers > 1 else ''}), {label}"
+                results.append(run_case(name, hubs, mq, influx, db, args, rate, duration))
+                stop_all(hubs)
             if not args.skip_naive:
                 naive = subprocess.Popen([sys.executable, "-c", NAIVE_HUB, str(mq.port), influx.url, "naive"],
                                          start_new_session=True)
                 time.sleep(5)
-                results.append(run_case("naive paho→HTTP hub", naive, mq, influx, "naive", args, args.rate,
+                results.append(run_case("naive paho→HTTP hub", [naive], mq, influx, "naive", args, args.rate,
                                         min(args.duration, 30)))
                 os.killpg(naive.pid, signal.SIGTERM)
         finally:
             mq.close()
             influx.close()
     print()
-    print("| case | offered msg/s | stored msg/s | lost | duplicated | p50 ms | p99 ms | hub CPU % |")
+    print("| case | offered msg/s | stored msg/s | missing at end | duplicated | p50 ms | p99 ms | hub CPU % |")
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['case']} | {r['offered_msg_s']} | {r['stored_msg_s']} | {r['lost']} | {r['duplicated']} | "
