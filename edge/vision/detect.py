@@ -16,6 +16,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from edge.vision.yolo_common import nms
+
 log = logging.getLogger(__name__)
 
 PAD_VALUE = 114  # ultralytics' letterbox grey
@@ -131,25 +133,6 @@ def _to_image(dets: Detections, p: Placement) -> Detections:
     xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)
     xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
     return Detections(xyxy, dets.conf, dets.cls)
-
-
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Greedy non-maximum suppression; indices kept, highest score first."""
-    order = np.argsort(-scores, kind="stable")
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    keep = []
-    while order.size:
-        i = order[0]
-        keep.append(i)
-        rest = order[1:]
-        xx1 = np.maximum(boxes[i, 0], boxes[rest, 0])
-        yy1 = np.maximum(boxes[i, 1], boxes[rest, 1])
-        xx2 = np.minimum(boxes[i, 2], boxes[rest, 2])
-        yy2 = np.minimum(boxes[i, 3], boxes[rest, 3])
-        inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
-        iou = inter / (areas[i] + areas[rest] - inter + 1e-9)
-        order = rest[iou <= iou_threshold]
-    return np.array(keep, dtype=np.int64)
 
 
 def yolov8_decode(

@@ -13,6 +13,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from edge.vision.yolo_common import Letterbox, letterbox, nms
+
 log = logging.getLogger(__name__)
 Backend = Literal["onnx", "tflite", "ultralytics"]
 
@@ -34,46 +36,6 @@ class Boxes:
 
     def select(self, mask: np.ndarray) -> Boxes:
         return Boxes(self.xyxy[mask], self.scores[mask], self.classes[mask])
-
-
-@dataclass(frozen=True)
-class Letterbox:
-    scale: float
-    pad_x: float
-    pad_y: float
-
-
-def letterbox(frame: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
-    """Resize keeping aspect into a ``size``² canvas padded with grey 114, as ultralytics does."""
-    import cv2
-
-    h, w = frame.shape[:2]
-    scale = min(size / h, size / w)
-    nh, nw = round(h * scale), round(w * scale)
-    resized = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nh, nw) != (h, w) else frame
-    canvas = np.full((size, size, 3), 114, np.uint8)
-    top, left = (size - nh) // 2, (size - nw) // 2
-    canvas[top : top + nh, left : left + nw] = resized
-    return canvas, Letterbox(scale, left, top)
-
-
-def nms(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Indices kept by greedy non-maximum suppression, best first."""
-    order = np.argsort(-scores)
-    areas = (xyxy[:, 2] - xyxy[:, 0]).clip(0) * (xyxy[:, 3] - xyxy[:, 1]).clip(0)
-    keep = []
-    while order.size:
-        i = order[0]
-        keep.append(i)
-        rest = order[1:]
-        xx1 = np.maximum(xyxy[i, 0], xyxy[rest, 0])
-        yy1 = np.maximum(xyxy[i, 1], xyxy[rest, 1])
-        xx2 = np.minimum(xyxy[i, 2], xyxy[rest, 2])
-        yy2 = np.minimum(xyxy[i, 3], xyxy[rest, 3])
-        inter = (xx2 - xx1).clip(0) * (yy2 - yy1).clip(0)
-        iou = inter / (areas[i] + areas[rest] - inter + 1e-9)
-        order = rest[iou <= iou_threshold]
-    return np.asarray(keep, dtype=np.int64)
 
 
 def decode_yolo(

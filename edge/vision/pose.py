@@ -15,6 +15,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from edge.vision.yolo_common import Letterbox, letterbox, nms
+
 log = logging.getLogger(__name__)
 
 POSE_MODEL = "yolo11n-pose"
@@ -24,7 +26,6 @@ KEYPOINT_NAMES = (
     "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
 )  # fmt: skip
-LETTERBOX_FILL = 114
 BackendName = Literal["ultralytics", "onnx"]
 
 
@@ -42,49 +43,6 @@ class PoseBackend(Protocol):
     def __call__(self, frame: np.ndarray) -> list[PersonPose]:
         """Poses of the people in a BGR frame (H×W×3, uint8)."""
         ...
-
-
-@dataclass(frozen=True)
-class Letterbox:
-    """How a frame was fitted into the square network input: ``input = frame * scale + (pad_x, pad_y)``."""
-
-    scale: float
-    pad_x: float
-    pad_y: float
-
-
-def letterbox(frame: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
-    """Resize keeping the aspect ratio and pad to ``size``×``size`` with grey, centred (as ultralytics does)."""
-    import cv2
-
-    h, w = frame.shape[:2]
-    scale = min(size / h, size / w)
-    new_w, new_h = round(w * scale), round(h * scale)
-    pad_x, pad_y = (size - new_w) / 2, (size - new_h) / 2
-    resized = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR) if (new_w, new_h) != (w, h) else frame
-    top, bottom = round(pad_y - 0.1), round(pad_y + 0.1)
-    left, right = round(pad_x - 0.1), round(pad_x + 0.1)
-    out = cv2.copyMakeBorder(resized, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(LETTERBOX_FILL,) * 3)
-    return out, Letterbox(scale, float(left), float(top))
-
-
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
-    """Greedy non-maximum suppression over ``[x1, y1, x2, y2]`` boxes; indices kept, best first."""
-    order = np.argsort(-scores)
-    areas = (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
-    keep: list[int] = []
-    while order.size:
-        i = int(order[0])
-        keep.append(i)
-        rest = order[1:]
-        xx1 = np.maximum(boxes[i, 0], boxes[rest, 0])
-        yy1 = np.maximum(boxes[i, 1], boxes[rest, 1])
-        xx2 = np.minimum(boxes[i, 2], boxes[rest, 2])
-        yy2 = np.minimum(boxes[i, 3], boxes[rest, 3])
-        inter = (xx2 - xx1).clip(0) * (yy2 - yy1).clip(0)
-        iou = inter / (areas[i] + areas[rest] - inter + 1e-9)
-        order = rest[iou <= iou_threshold]
-    return keep
 
 
 def decode_pose_output(

@@ -8,28 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edge.pipelines.base import PipelineConfig
 from edge.pipelines.energy.control import ControlSettings, SafetyLimits
+from protocol.streams.energy import PointKind
 
-PointKind = Literal[
-    "zone_temp",
-    "co2",
-    "occupancy",
-    "supply_air",
-    "heating_valve",
-    "vent_speed",
-    "outdoor_temp",
-    "heat_setpoint",
-    "cool_setpoint",
-    "electricity_kw",
-    "heat_kw",
-    "electricity_kwh",
-    "heat_kwh",
-    "override",
-    "lights_cap",
-    "standby_relay",
-    "fan_kw",
-    "cooling_kw",
-    "dhw_kw",
-]
 WRITABLE_KINDS = {"heat_setpoint", "cool_setpoint", "vent_speed", "lights_cap", "standby_relay"}
 
 
