@@ -49,7 +49,7 @@ def test_push_message_becomes_a_notification(
     )
     shown = page.evaluate("""async () => {
         const registration = await navigator.serviceWorker.ready;
-        for (let i = 0; i < 50; i++) {
+        for (let i = 0; i < 300; i++) {  // up to 30 s: CI machines are busy
             const list = await registration.getNotifications();
             if (list.length) return list.map((n) => ({title: n.title, body: n.body, tag: n.tag,
                                                       actions: n.actions.map((a) => a.action)}));
