@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from hub.alerts.model import (
     CLEARING_KINDS,
@@ -87,24 +88,8 @@ class AlertCentre:
         targets = self._targets(device_id, event)
         if targets:
             return [self._merge(targets[-1], event, now)]
-        alert = Alert(
-            id=uuid.uuid4().hex[:16],
-            care_home=event.care_home,
-            room=event.room,
-            device_id=device_id,
-            site=site,
-            kind=event.kind,
-            severity=event.severity,
-            state="open",
-            text_da=event.text_da,
-            text_en=event.text_en,
-            event_id=event.event_id,
-            started_ts=event.started_ts,
-            opened_at=now,
-            resident=event.resident,
-            clip=event.clip.model_dump() if event.clip else None,
-            details=dict(event.details),
-        )
+        alert = _alert_from(event, device_id, site, now, state="open",
+                            clip=event.clip.model_dump() if event.clip else None)
         self.store.save_alert(alert)
         self.store.log(alert.id, now, "opened", note=event.kind)
         log.info("alert opened", extra={"alert": alert.id, "kind": alert.kind, "care_home": alert.care_home})
@@ -145,25 +130,7 @@ class AlertCentre:
         return effect
 
     def _report(self, device_id: str, site: str, event: FallEvent, now: float) -> Effect:
-        alert = Alert(
-            id=uuid.uuid4().hex[:16],
-            care_home=event.care_home,
-            room=event.room,
-            device_id=device_id,
-            site=site,
-            kind=event.kind,
-            severity=event.severity,
-            state="resolved",
-            text_da=event.text_da,
-            text_en=event.text_en,
-            event_id=event.event_id,
-            started_ts=event.started_ts,
-            opened_at=now,
-            resident=event.resident,
-            resolved_at=now,
-            resolution="report",
-            details=dict(event.details),
-        )
+        alert = _alert_from(event, device_id, site, now, state="resolved", resolved_at=now, resolution="report")
         self.store.save_alert(alert)
         self.store.log(alert.id, now, "report")
         return Effect(alert)
@@ -253,3 +220,13 @@ def recipients(staff: list[Staff], alert: Alert, audience: Audience) -> list[Sta
         for_room = [s for s in on_shift if alert.room in s.rooms]
         return for_room or on_shift
     return on_shift
+
+
+def _alert_from(event: FallEvent, device_id: str, site: str, now: float, **fields: Any) -> Alert:
+    """A new alert carrying the event's identity and text; ``fields`` set its state."""
+    return Alert(
+        id=uuid.uuid4().hex[:16], care_home=event.care_home, room=event.room, device_id=device_id, site=site,
+        kind=event.kind, severity=event.severity, text_da=event.text_da, text_en=event.text_en,
+        event_id=event.event_id, started_ts=event.started_ts, opened_at=now, resident=event.resident,
+        details=dict(event.details), **fields,
+    )

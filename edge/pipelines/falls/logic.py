@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from edge.pipelines.falls.config import DetectorSettings, Point, RoomConfig
+from edge.vision.geometry import point_in_polygon
 
 # COCO keypoint indices
 NOSE, L_SHOULDER, R_SHOULDER, L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 0, 5, 6, 11, 12, 13, 14, 15, 16
@@ -62,19 +63,6 @@ class Body:
     points: tuple[tuple[float, float], ...] = ()  # every seen keypoint, fractions of the frame
     head_angle: float | None = None  # neck-to-head from vertical, when the hips are hidden (in bed)
     whole: bool = False  # head or shoulders and an ankle seen: the height spans the body
-
-
-def point_in_polygon(point: tuple[float, float], polygon: list[Point]) -> bool:
-    """Even-odd ray casting; ``polygon`` in the same units as ``point``."""
-    x, y = point
-    inside = False
-    n = len(polygon)
-    for i in range(n):
-        x1, y1 = polygon[i]
-        x2, y2 = polygon[(i + 1) % n]
-        if (y1 > y) != (y2 > y) and x < (x2 - x1) * (y - y1) / (y2 - y1) + x1:
-            inside = not inside
-    return inside
 
 
 def _mid(pts: list[list[float]], a: int, b: int, conf: float) -> tuple[float, float] | None:
