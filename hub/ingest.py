@@ -285,13 +285,26 @@ class Ingest:
             )
             acks[ack_topic].append(env.seq)
             return None
-        if self.s.require_registration and not self.registry.is_registered(env.device_id):
-            self._dead(
-                topic_text, payload, f"device {env.device_id!r} is not registered", "unregistered", env.device_id
-            )
-            acks[ack_topic].append(env.seq)
-            return None
+        if self.s.require_registration:
+            reason = self._identity_problem(env.device_id, topic.site)
+            if reason is not None:
+                self._dead(topic_text, payload, reason, "unregistered", env.device_id)
+                acks[ack_topic].append(env.seq)
+                return None
         return topic, env, body
+
+    def _identity_problem(self, device_id: str, site: str) -> str | None:
+        """Why a registered-devices-only hub refuses this (device, site) pair, or None when it is fine.
+
+        The broker ACL lets a device write only below its own device id, but the site level is a
+        wildcard there; the registry knows the site a device was provisioned for.
+        """
+        registered = self.registry.registered_site(device_id)
+        if registered is None:
+            return f"device {device_id!r} is not registered"
+        if registered != site:
+            return f"device {device_id!r} is registered at site {registered!r} but published under site {site!r}"
+        return None
 
     def _store(self, accepted: list[Accepted]) -> list[Accepted]:
         """Write all points; retry while the store is down (nothing is acknowledged meanwhile)."""
@@ -389,6 +402,11 @@ class Ingest:
         if status.device_id != topic.device_id:
             self._dead(topic_text, payload, "status device_id does not match the topic", "identity", topic.device_id)
             return
+        if self.s.require_registration:
+            reason = self._identity_problem(status.device_id, topic.site)
+            if reason is not None:
+                self._dead(topic_text, payload, reason, "unregistered", status.device_id)
+                return
         if not self.registry.on_status(topic.site, status):
             log.info("ignored stale status", extra={"device_id": status.device_id, "session": status.session})
 

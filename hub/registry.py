@@ -80,9 +80,13 @@ class DeviceRegistry:
             )
 
     def is_registered(self, device_id: str) -> bool:
+        return self.registered_site(device_id) is not None
+
+    def registered_site(self, device_id: str) -> str | None:
+        """The site a pre-registered device belongs to; None when it was never registered."""
         with self._lock:
-            row = self._db.execute("SELECT registered FROM devices WHERE device_id=?", (device_id,)).fetchone()
-        return bool(row and row[0])
+            row = self._db.execute("SELECT registered, site FROM devices WHERE device_id=?", (device_id,)).fetchone()
+        return row["site"] if row and row["registered"] else None
 
     def on_status(self, site: str, status: Status) -> bool:
         """Apply a birth or last will. Returns False when it was ignored as stale."""
@@ -95,7 +99,8 @@ class DeviceRegistry:
                 "INSERT INTO devices (device_id, site, first_seen, last_seen, state, session, state_changed, "
                 "agent_version, pipelines) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(device_id) DO UPDATE SET "
                 "state=excluded.state, session=excluded.session, state_changed=excluded.state_changed, "
-                "site=excluded.site, agent_version=CASE WHEN excluded.agent_version != '' "
+                "site=CASE WHEN registered = 1 THEN site ELSE excluded.site END, "
+                "agent_version=CASE WHEN excluded.agent_version != '' "
                 "THEN excluded.agent_version ELSE agent_version END, "
                 "pipelines=CASE WHEN excluded.pipelines != '[]' THEN excluded.pipelines ELSE pipelines END, "
                 "last_seen=CASE WHEN excluded.state = 'online' THEN excluded.last_seen ELSE last_seen END",

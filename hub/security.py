@@ -75,6 +75,7 @@ POLICY: dict[str, Policy] = {
     "GET /metrics": OPERATIONS,  # Prometheus scrapes with a technical token
     "GET /devices": OPERATIONS,
     "GET /devices/{device_id}": OPERATIONS,
+    "PUT /devices/{device_id}": allow("admin"),  # pre-registration (site binding) is an administrator's act
     "GET /devices/{device_id}/liveness": OPERATIONS,
     "GET /devices/{device_id}/measurements": allow("technical", "planner", "admin"),
     "GET /dead-letters": OPERATIONS,

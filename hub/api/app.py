@@ -11,13 +11,19 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import generate_latest
+from pydantic import BaseModel, Field
 
 from hub import security
 from hub.runtime import Hub
 from protocol import known_streams
 from protocol.streams.base import Body
+from protocol.topics import NAME_RE
 
 log = logging.getLogger(__name__)
+
+class DeviceRegistration(BaseModel):
+    site: str = Field(..., pattern=NAME_RE.pattern, description="the site level of the device's topics")
+
 
 # Routers of the optimisers ("module:attribute"); mounted when importable.
 OPTIONAL_ROUTERS = ["hub.api.routes_planning:router", "hub.api.fleet:router"]
@@ -63,6 +69,14 @@ def create_app(hub: Hub) -> FastAPI:
         if found is None:
             raise HTTPException(404, detail=f"No device called {device_id!r} has been seen or registered.")
         return found
+
+    @app.put("/devices/{device_id}", tags=["devices"], summary="Pre-register a device at its site")
+    def register_device(device_id: str, registration: DeviceRegistration) -> dict[str, Any]:
+        """With ``require_registration`` the hub accepts a device's messages only under this site."""
+        if not NAME_RE.match(device_id):
+            raise HTTPException(400, detail=f"Invalid device id {device_id!r}: use letters, digits, '-' and '_'.")
+        hub.registry.register(device_id, registration.site)
+        return device(device_id)
 
     @app.get("/devices/{device_id}/liveness", tags=["devices"], summary="Online, offline or stale")
     def liveness(device_id: str) -> dict[str, Any]:
