@@ -46,6 +46,7 @@ class Effect:
     round: int | None = None
     audience: Audience = "room"
     outcome: str | None = None  # "acknowledged" / "resolved" when this change did that
+    opened: bool = False  # a new alert (or a night report) was created by this change
 
 
 class AlertCentre:
@@ -93,7 +94,7 @@ class AlertCentre:
         self.store.save_alert(alert)
         self.store.log(alert.id, now, "opened", note=event.kind)
         log.info("alert opened", extra={"alert": alert.id, "kind": alert.kind, "care_home": alert.care_home})
-        effect = Effect(alert, round=0 if escalates(alert, self.settings.escalation) else None)
+        effect = Effect(alert, round=0 if escalates(alert, self.settings.escalation) else None, opened=True)
         # A clearing or staff event that overtook this one (backlog order) applies now.
         for row in self.store.events_relating_to(device_id, event.event_id):
             self._apply_follow_up(alert, row["kind"], now)
@@ -133,7 +134,7 @@ class AlertCentre:
         alert = _alert_from(event, device_id, site, now, state="resolved", resolved_at=now, resolution="report")
         self.store.save_alert(alert)
         self.store.log(alert.id, now, "report")
-        return Effect(alert)
+        return Effect(alert, opened=True)
 
     def _act_on_related(self, device_id: str, event: FallEvent, now: float) -> list[Effect]:
         effects = []

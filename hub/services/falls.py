@@ -20,7 +20,7 @@ from hub.alerts.model import Alert, FallsSettings
 from hub.alerts.push import PushSender, load_or_create_vapid_key, public_key_b64
 from hub.alerts.store import AlertStore, Staff, Subscription
 from hub.domain import DomainService, HubContext
-from hub.store.base import Point, StoreError
+from hub.store.base import Point, Scalar, StoreError
 from protocol import Body, Envelope, Topic
 from protocol.streams.falls import FallEvent
 
@@ -39,6 +39,7 @@ ROOM_WORD = {"da": "bolig", "en": "room"}
 REMINDER_WORD = {"da": "påmindelse", "en": "reminder"}
 ACK_LABEL = {"da": "Kvittér", "en": "Acknowledge"}
 OUTCOME_MEASUREMENT = "falls_alert"
+NIGHT_MEASUREMENT = "falls_night"
 PURGE_EVERY_S = 3600.0
 
 
@@ -78,6 +79,7 @@ class FallAlertService(DomainService):
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
         self._purged_at = float("-inf")
+        self._last_point_ns = 0
 
     def configure(self, settings: dict[str, Any] | None) -> None:
         """Apply the ``falls`` section of the hub config (the hub hands it over after construction)."""
@@ -148,33 +150,40 @@ class FallAlertService(DomainService):
             self.feed.publish(alert.care_home, {"type": "alert", "alert": alert.public()})
             if effect.round is not None:
                 self._notify(effect)
+            if effect.opened:
+                self._record(alert, "opened")
             if effect.outcome is not None:
-                self._record_outcome(alert, effect.outcome)
+                self._record(alert, effect.outcome)
 
-    def _record_outcome(self, alert: Alert, outcome: str) -> None:
-        """Time to acknowledge / resolve as a time-series point (``falls_alert``) for the care dashboard.
-        Best effort: the alert itself is safe in SQLite whatever the time-series store does."""
+    def _record(self, alert: Alert, outcome: str) -> None:
+        """One time-series point per alert change for the care dashboard: ``falls_alert`` (opened /
+        acknowledged / resolved, with the seconds since opening) or ``falls_night`` (a night report's
+        counters). Best effort: the alert itself is safe in SQLite whatever the time-series store does."""
         if self.ctx.store is None:
             return
         now = self.clock()
-        point = Point(
-            measurement=OUTCOME_MEASUREMENT,
-            tags={
-                "device_id": alert.device_id,
-                "site": alert.site,
-                "care_home": alert.care_home,
-                "room": alert.room,
-                "kind": alert.kind,
-                "outcome": outcome,
-            },
-            fields={
-                "seconds": round(now - alert.opened_at, 3),
-                "rounds": alert.round,
-                "severity": alert.severity,
-                "resolution": alert.resolution or "",
-            },
-            time_ns=int(now * 1e9),
-        )
+        self._last_point_ns = max(int(now * 1e9), self._last_point_ns + 1)  # two changes never share a point
+        tags = {"device_id": alert.device_id, "site": alert.site, "care_home": alert.care_home, "room": alert.room}
+        if alert.kind == "night_report":
+            fields: dict[str, Scalar] = {
+                key: value for key, value in alert.details.items() if isinstance(value, int | float)
+                and not isinstance(value, bool)
+            }
+            fields["night_of"] = str(alert.details.get("night_of", ""))
+            point = Point(NIGHT_MEASUREMENT, {**tags, "resident": alert.resident or ""}, fields, self._last_point_ns)
+        else:
+            point = Point(
+                OUTCOME_MEASUREMENT,
+                {**tags, "kind": alert.kind, "outcome": outcome},
+                {
+                    "seconds": round(now - alert.opened_at, 3),
+                    "rounds": alert.round,
+                    "severity": alert.severity,
+                    "resolution": alert.resolution or "",
+                    "alert": alert.id,
+                },
+                self._last_point_ns,
+            )
         try:
             self.ctx.store.write([point])
         except StoreError as exc:

@@ -216,10 +216,11 @@ def test_time_to_acknowledge_and_resolve_reach_the_time_series_store(tmp_path: P
         feed(fall_event(kind="got_up", event_id="up-1", related="fall-1"))
         rows = store.select("falls_alert")
         assert [(r["outcome"], r["seconds"], r["care_home"], r["kind"]) for r in rows] == [
+            ("opened", 0.0, "solhaven", "fall"),
             ("acknowledged", 95.0, "solhaven", "fall"),
             ("resolved", 155.0, "solhaven", "fall"),
         ]
-        assert rows[1]["resolution"] == "got_up"
+        assert rows[2]["resolution"] == "got_up"
     finally:
         service.stop()
         store.close()
