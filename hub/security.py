@@ -65,7 +65,10 @@ def allow(*roles: Role) -> Policy:
 PUBLIC = Policy(public=True)
 FALLS_STAFF = Policy(
     roles=frozenset({"care_staff"}),
-    own_auth="care-staff session from POST /falls/login (hub.alerts); scoped to the staff member's care home",
+    own_auth=(
+        "care-staff session from POST /falls/login (hub.alerts), or a care_staff API token where the hub config"
+        " sets falls.accept_api_tokens; scoped to the staff member's / token's care home"
+    ),
 )
 OPERATIONS = allow("technical", "admin")
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 COOKIE = "falls_session"
 LOGIN_ATTEMPTS, LOGIN_WINDOW_S = 5, 900.0  # wrong passwords per user name before a 15-minute pause
+TOKEN_STAFF_ID = 0  # staff ids of accounts start at 1 (SQLite rowid)
 _WEB_SUFFIXES = frozenset({".html", ".js", ".css", ".png", ".svg", ".webmanifest"})
 _MEDIA_TYPES = {".webmanifest": "application/manifest+json", ".js": "text/javascript", ".svg": "image/svg+xml"}
 
@@ -97,6 +98,15 @@ class PushSubscriptionIn(BaseModel):
     expirationTime: float | None = None
 
 
+def _token_staff(request: Request, token: str) -> Staff | None:
+    """A hub API token of role ``care_staff`` as a staff member of its care home (no account behind it)."""
+    tokens = getattr(request.app.state, "tokens", None)
+    principal = tokens.resolve(token) if tokens is not None else None
+    if principal is None or principal.role != "care_staff" or not principal.care_home:
+        return None
+    return Staff(TOKEN_STAFF_ID, f"token:{principal.name}", principal.care_home, principal.name, on_shift=False)
+
+
 def build_router(service: FallAlertService) -> APIRouter:
     router = APIRouter()
     store, centre = service.store, service.centre
@@ -105,8 +115,16 @@ def build_router(service: FallAlertService) -> APIRouter:
         header = request.headers.get("authorization", "")
         token = header[7:] if header.lower().startswith("bearer ") else request.cookies.get(COOKIE)
         staff = store.staff_for_token(token_digest(token), service.clock()) if token else None
+        if staff is None and token and service.settings.accept_api_tokens:
+            staff = _token_staff(request, token)
         if staff is None:
             raise HTTPException(401, detail="Log in to see the alerts of your care home.")
+        return staff
+
+    def account(staff: Staff = Depends(current_staff)) -> Staff:
+        """Routes that change a personal account (settings, push subscriptions, logout)."""
+        if staff.id == TOKEN_STAFF_ID:
+            raise HTTPException(403, detail="An API token has no staff account; log in as a staff member for this.")
         return staff
 
     def out(alert_id: str, staff: Staff, with_log: bool = False) -> AlertOut:
@@ -147,7 +165,7 @@ def build_router(service: FallAlertService) -> APIRouter:
         return LoginOut(token=token, staff=StaffOut(**staff.public()))
 
     @router.post("/falls/logout", status_code=204, tags=["falls"])
-    def logout(request: Request, response: Response, staff: Staff = Depends(current_staff)) -> None:
+    def logout(request: Request, response: Response, staff: Staff = Depends(account)) -> None:
         header = request.headers.get("authorization", "")
         token = header[7:] if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
         store.drop_token(token_digest(token))
@@ -158,7 +176,7 @@ def build_router(service: FallAlertService) -> APIRouter:
         return StaffOut(**staff.public())
 
     @router.patch("/falls/me", response_model=StaffOut, tags=["falls"])
-    def update_me(body: StaffUpdate, staff: Staff = Depends(current_staff)) -> StaffOut:
+    def update_me(body: StaffUpdate, staff: Staff = Depends(account)) -> StaffOut:
         store.update_staff(staff.id, on_shift=body.on_shift, language=body.language)
         updated = store.staff(staff.id)
         assert updated is not None
@@ -197,7 +215,7 @@ def build_router(service: FallAlertService) -> APIRouter:
         return {"public_key": service.vapid_public_key}
 
     @router.post("/falls/push/subscriptions", status_code=201, tags=["falls"])
-    def subscribe(body: PushSubscriptionIn, staff: Staff = Depends(current_staff)) -> dict[str, str]:
+    def subscribe(body: PushSubscriptionIn, staff: Staff = Depends(account)) -> dict[str, str]:
         if not service.settings.push_host_allowed(urlsplit(body.endpoint).hostname or ""):
             raise HTTPException(422, detail="The push endpoint does not belong to a known browser push service.")
         sub = Subscription(body.endpoint, staff.id, body.keys.p256dh, body.keys.auth)
@@ -205,7 +223,7 @@ def build_router(service: FallAlertService) -> APIRouter:
         return {"endpoint": body.endpoint}
 
     @router.delete("/falls/push/subscriptions", status_code=204, tags=["falls"])
-    def unsubscribe(endpoint: str, staff: Staff = Depends(current_staff)) -> None:
+    def unsubscribe(endpoint: str, staff: Staff = Depends(account)) -> None:
         store.drop_subscription(endpoint, staff.id)
 
     @router.get("/falls/stream", tags=["falls"])

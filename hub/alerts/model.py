@@ -74,6 +74,10 @@ class FallsSettings(BaseModel):
     retention_days : resolved alerts (text, stick-figure clip, log) are deleted this long after they
         were resolved; 0 keeps them for ever.
     push_hosts : push-service host names (and their subdomains) subscriptions may point at.
+    accept_api_tokens : also accept hub API tokens of role ``care_staff`` (``python -m hub.security issue
+        NAME --role care_staff --care-home HOME``, e.g. for a ward tablet without a personal account),
+        scoped to the token's care home. They see and act on that home's alerts; account settings and
+        Web Push subscriptions need a staff login.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -85,6 +89,7 @@ class FallsSettings(BaseModel):
     token_ttl_s: int = Field(14 * 24 * 3600, gt=0)
     push_ttl_s: int = Field(300, ge=0)
     retention_days: float = Field(90.0, ge=0)
+    accept_api_tokens: bool = False
     push_hosts: tuple[str, ...] = (
         "fcm.googleapis.com",  # Chrome, Edge, Android
         "push.services.mozilla.com",  # Firefox
