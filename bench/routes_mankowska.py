@@ -88,7 +88,7 @@ def to_problem(inst: dict, name: str) -> Problem:
         carers=carers,
         travel_minutes=inst["distances"],
         distance_km=inst["distances"],
-        weights=Weights(travel=1.0, lateness=1.0, continuity=0.0, unassigned=1e6),
+        weights=Weights(travel=1.0, lateness=1.0, max_lateness=1.0, continuity=0.0, unassigned=1e6),
     )
 
 
@@ -138,12 +138,12 @@ def validate(inst: dict, plan: Plan) -> tuple[list[str], float, float, float]:
     return errors, total_dist, sum(tard), max(tard, default=0.0)
 
 
-def run_one(args: tuple[str, float, int]) -> dict:
-    name, budget, seed = args
+def run_one(args: tuple[str, float, int, str]) -> dict:
+    name, budget, seed, engine = args
     inst = json.loads((folder() / f"{name}.json").read_text())
     problem = to_problem(inst, name)
     t0 = time.perf_counter()
-    plan = plan_day(problem, budget_s=budget, seed=seed)
+    plan = plan_day(problem, budget_s=budget, seed=seed, engine=engine)
     wall = time.perf_counter() - t0
     errors, dist, tot, mx = validate(inst, plan)
     checker = check_plan(problem, plan)
@@ -155,6 +155,7 @@ def run_one(args: tuple[str, float, int]) -> dict:
         "size": len(inst["patients"]),
         "budget": budget,
         "seed": seed,
+        "engine": plan.engine,
         "distance": round(dist, 3),
         "total_tardiness": round(tot, 3),
         "max_tardiness": round(mx, 3),
@@ -176,6 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sizes", default="10,25,50,75,100,200,300", help="patient counts to run")
     ap.add_argument("--instances", default="", help="comma-separated numbers within each size, e.g. 1,2")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--engine", default="auto", help="planner engine: auto (default), lns, ortools")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     out = open(args.out, "a") if args.out else None  # noqa: SIM115
     with mp.get_context("spawn").Pool(args.jobs) as pool:
-        for row in pool.imap_unordered(run_one, [(n, args.budget, args.seed) for n in names]):
+        for row in pool.imap_unordered(run_one, [(n, args.budget, args.seed, args.engine) for n in names]):
             rows.append(row)
             print(
                 f"{row['instance']:>26} gap {row['gap']:8.2f}% valid {row['valid']} checker {row['checker_ok']} "

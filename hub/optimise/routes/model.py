@@ -198,6 +198,9 @@ class Weights(BaseModel):
         hard; a number makes them soft and switches to the OR-Tools engine.
     continuity
         Cost per visit done by a carer outside the visit's ``preferred_carers``.
+    max_lateness
+        Cost per minute of the day's largest lateness (soft windows only; the Mankowska
+        benchmark's objective counts it once). Default 0.
     """
 
     travel: float = 1.0
@@ -205,6 +208,7 @@ class Weights(BaseModel):
     unassigned: float = 600.0
     lateness: float | None = None
     continuity: float = 15.0
+    max_lateness: float = 0.0
 
 
 class Problem(BaseModel):

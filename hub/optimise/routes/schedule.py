@@ -561,6 +561,8 @@ def build_plan(
         )
     unassigned = [v.id for i, v in enumerate(ctx.visits) if i not in assigned]
     w = ctx.problem.weights
+    if soft and w.max_lateness:
+        objective += w.max_lateness * max((s.lateness for r in out_routes for s in r.stops), default=0.0)
     objective += w.unassigned * sum(ctx.visits[ctx.visit_index[v]].priority for v in unassigned)
     plan = Plan(
         day=ctx.problem.day,

@@ -25,7 +25,7 @@ from hub.optimise.routes.schedule import RouteState, build_plan
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
-Engine = Literal["auto", "pyvrp", "ortools", "portfolio"]
+Engine = Literal["auto", "pyvrp", "ortools", "lns", "portfolio"]
 
 
 PORTFOLIO_MAX_VISITS = 100
@@ -41,7 +41,9 @@ def choose_engine(problem: Problem, engine: Engine = "auto") -> str:
     if engine != "auto":
         return engine
     if problem.weights.lateness is not None:
-        return "ortools"
+        if any(c.breaks or c.capacity is not None for c in problem.carers):
+            return "ortools"
+        return "lns"
     if any(v.double is not None for v in problem.visits) and len(problem.visits) <= PORTFOLIO_MAX_VISITS:
         return "portfolio"
     return "pyvrp"
@@ -136,7 +138,12 @@ def plan_day(
         return best
     _report(progress, 0.0, f"compiling {len(problem.visits)} visits, {len(problem.carers)} carers")
     soft = problem.weights.lateness is not None
-    if which == "pyvrp":
+    if which == "lns":
+        from hub.optimise.routes.engine_lns import solve_lns
+
+        ctx = compile_problem(problem, pin_doubles=False)
+        plan = solve_lns(ctx, max(0.1, budget_s - (time.perf_counter() - t0)), seed, progress, t0)
+    elif which == "pyvrp":
         from hub.optimise.routes.engine_pyvrp import solve_pyvrp
 
         ctx = compile_problem(problem, pin_doubles=True)
