@@ -155,3 +155,35 @@ def test_a_wide_clip_is_shortened_until_it_fits() -> None:
     text = body.model_dump_json(exclude_none=True)
     assert len(text) <= FallEvent.MAX_BYTES and image_like_reasons(text.encode()) == []
     assert body.clip is not None and 0 < len(body.clip.frames) < 150
+
+
+def test_night_statistics_resume_after_a_restart_and_a_missed_morning_is_reported_late() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from edge.pipelines.falls.logic import NightStats
+
+    room = sim.room_config().model_copy(update={"night_start": "22:00", "night_end": "07:00"})
+
+    def at(local: str) -> int:
+        return int(datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(room.timezone)).timestamp() * 1000)
+
+    saved = NightStats(night_of="2026-01-04", in_bed_s=3 * 3600, out_of_bed_episodes=1, observed_s=3 * 3600)
+
+    restarted = RoomMonitor(room)
+    restarted.resume(NightStats(**saved.__dict__))
+    assert restarted.night_of(at("2026-01-05T01:30")) == "2026-01-04"  # after midnight: the night before
+    assert restarted.step(at("2026-01-05T01:30"), []) == []
+    assert restarted.night.in_bed_s == 3 * 3600 and restarted.night.out_of_bed_episodes == 1  # kept
+
+    down_all_morning = RoomMonitor(room)
+    down_all_morning.resume(NightStats(**saved.__dict__))
+    [report] = down_all_morning.step(at("2026-01-05T09:00"), [])
+    assert report.kind == "night_report" and report.details["in_bed_min"] == 180
+    assert down_all_morning.night.reported
+    again = RoomMonitor(room)
+    again.resume(down_all_morning.night)
+    assert again.step(at("2026-01-05T09:00:01"), []) == []  # reported once, not again after the next restart
+    assert [e.kind for e in again.step(at("2026-01-05T22:30"), [])] == []
+    assert again.night.night_of == "2026-01-05" and again.night.in_bed_s == 0  # the next night starts afresh
+

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -220,6 +220,8 @@ class NightStats:
     falls: int = 0
     on_floor: int = 0
     observed_s: float = 0.0
+    out_of_room_s: float = 0.0
+    reported: bool = False
 
     def as_details(self) -> dict[str, float | int | str | bool]:
         return {
@@ -231,6 +233,7 @@ class NightStats:
             "falls": self.falls,
             "on_floor": self.on_floor,
             "observed_min": round(self.observed_s / 60),
+            "out_of_room_min": round(self.out_of_room_s / 60),
         }
 
 
@@ -693,11 +696,28 @@ class RoomMonitor:
         return []
 
     # -- night report -------------------------------------------------------------------------------
+    def night_of(self, ts_ms: int) -> str:
+        """The local date on which the night around ``ts_ms`` began (after midnight: the day before)."""
+        local = self.local_time(ts_ms)
+        wraps = self.night_start > self.night_end
+        day = local.date() - timedelta(days=1) if wraps and local.time() < self.night_end else local.date()
+        return day.isoformat()
+
+    def resume(self, stats: NightStats) -> None:
+        """Continue a night's statistics saved before a restart: kept if that night is still on, reported
+        at the next step if it ended while the agent was down (unless it was reported already)."""
+        self.night = stats
+        self._was_night = bool(stats.night_of) and not stats.reported
+
     def _night(self, t: float, ts_ms: int, present: list[PersonTrack]) -> list[RoomEvent]:
         night = self.is_night(ts_ms)
         events: list[RoomEvent] = []
-        if night and not self._was_night:
-            self.night = NightStats(night_of=self.local_time(ts_ms).date().isoformat())
+        if night and self._was_night and self.night.night_of != self.night_of(ts_ms):
+            events.append(self._night_report(t, ts_ms))  # a restart skipped the morning: late report
+            self._was_night = False
+        starts = night and not self._was_night
+        if starts and (self.night.night_of != self.night_of(ts_ms) or self.night.reported):
+            self.night = NightStats(night_of=self.night_of(ts_ms))
         if not night and self._was_night:
             events.append(self._night_report(t, ts_ms))
         self._was_night = night
@@ -740,6 +760,7 @@ class RoomMonitor:
 
     def _night_report(self, t: float, ts_ms: int) -> RoomEvent:
         stats = self.night
+        stats.reported = True
         self._counter += 1
         started = ts_ms - int(stats.observed_s * 1000)
         return RoomEvent(

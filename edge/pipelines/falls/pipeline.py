@@ -20,6 +20,7 @@ from edge.pipelines.falls.messages import fall_event_body
 
 log = logging.getLogger(__name__)
 PRIORITY = {"critical": 9, "warning": 6, "info": 3}
+STATE_EVERY_S = 30.0  # the night statistics are saved this often (and on every event and on stop)
 
 
 def frames(source: SourceConfig, stop: object | None = None) -> Iterator[tuple[float, np.ndarray]]:
@@ -84,27 +85,33 @@ class FallsPipeline(Pipeline):
         monitor: RoomMonitor | None = None
         state_path = cfg.state_file if cfg.state_file.is_absolute() else self.ctx.state_dir / cfg.state_file
         epoch = time.time()
-        last = time.monotonic()
-        for t, frame in frames(cfg.source):
-            if self.ctx.stop.is_set():
-                return
-            height, width = frame.shape[:2]
-            if monitor is None:
-                monitor = RoomMonitor(cfg.room, cfg.detector, aspect=width / height)
-                _restore(monitor, state_path)
-            started = time.perf_counter()
-            people = tracker.update(pose(frame), ts_s=t)
-            del frame  # the frame is not needed any more; nothing image-like is kept
-            self._pose_ms = 0.9 * self._pose_ms + 100 * (time.perf_counter() - started)
-            scale = np.array([1 / width, 1 / height, 1.0], dtype=np.float32)
-            observations = [Observation(p.track_id or 0, p.keypoints * scale) for p in people]
-            ts_ms = int((epoch + t) * 1000)
-            for event in monitor.step(ts_ms, observations):
-                self._emit(event, monitor)
-                _save(monitor, state_path)
-            now = time.monotonic()
-            self._fps = 0.9 * self._fps + 0.1 / max(now - last, 1e-3)
-            last = now
+        last = saved = time.monotonic()
+        try:
+            for t, frame in frames(cfg.source):
+                if self.ctx.stop.is_set():
+                    return
+                height, width = frame.shape[:2]
+                if monitor is None:
+                    monitor = RoomMonitor(cfg.room, cfg.detector, aspect=width / height)
+                    _restore(monitor, state_path)
+                started = time.perf_counter()
+                people = tracker.update(pose(frame), ts_s=t)
+                del frame  # the frame is not needed any more; nothing image-like is kept
+                self._pose_ms = 0.9 * self._pose_ms + 100 * (time.perf_counter() - started)
+                scale = np.array([1 / width, 1 / height, 1.0], dtype=np.float32)
+                observations = [Observation(p.track_id or 0, p.keypoints * scale) for p in people]
+                events = monitor.step(int((epoch + t) * 1000), observations)
+                for event in events:
+                    self._emit(event, monitor)
+                now = time.monotonic()
+                if events or now - saved >= STATE_EVERY_S:
+                    _save(monitor, state_path)
+                    saved = now
+                self._fps = 0.9 * self._fps + 0.1 / max(now - last, 1e-3)
+                last = now
+        finally:
+            if monitor is not None:
+                _save(monitor, state_path)  # on stop (SIGTERM) or a source error: the night so far is kept
 
     def _emit(self, event: RoomEvent, monitor: RoomMonitor) -> None:
         body = fall_event_body(event, self.config.room, monitor.local_time(event.ts))
@@ -120,13 +127,17 @@ def _save(monitor: RoomMonitor, path) -> None:  # type: ignore[no-untyped-def]
     """Keep the night's statistics across a restart (no images, only counters)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(monitor.night)))
+        partial = path.with_name(path.name + ".tmp")
+        partial.write_text(json.dumps(asdict(monitor.night)))
+        partial.replace(path)  # atomic: a kill during the write leaves the previous file
     except OSError as exc:
         log.warning("cannot save falls state", extra={"error": str(exc)})
 
 
 def _restore(monitor: RoomMonitor, path) -> None:  # type: ignore[no-untyped-def]
     try:
-        monitor.night = NightStats(**json.loads(path.read_text()))
+        stats = NightStats(**json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):
         return
+    monitor.resume(stats)
+    log.info("falls night statistics restored", extra={"night_of": stats.night_of, "observed_s": stats.observed_s})
