@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 ProgressFn = Callable[[float, str], None]
 #: CO2e prices (DKK per tonne) swept for the Pareto front, besides the settings' own price.
 DEFAULT_CO2E_PRICES = (0.0, 500.0, 3000.0, 6000.0, 12000.0, 25000.0, 60000.0, 150000.0, 400000.0)
+#: Seconds (on ``workers`` cores, counted in CPU time) after which the search returns its best so far.
+DEFAULT_TIME_BUDGET_S = 50.0
+#: Fleets of a pool's front re-dispatched at the settings' price for the municipality-wide choice.
+AT_PRICE_MAX = 16
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,9 @@ class PoolSearchResult:
     evaluations: int
     seconds: float
     today_point: Point
+    max_unallocated: int | None = None
+    out_of_time: bool = False
+    cpu_s: float | None = None
 
 
 def _key(v: Vehicle) -> tuple:
@@ -157,16 +164,20 @@ class PoolEvaluator:
         self.cache[key] = (point, marginal)
         return point, marginal
 
-def _neighbours(counts: tuple[int, ...], groups: list[Group], max_add: int) -> list[tuple[int, ...]]:
+def _neighbours(counts: tuple[int, ...], groups: list[Group], max_add: int,
+                limits: Sequence[int] | None = None) -> list[tuple[int, ...]]:
+    """Drop one, add one, or replace one by another; a group holds at most ``limits[g]`` vehicles
+    (default: today's count + ``max_add``)."""
     out = []
     n = len(counts)
+    top = list(limits) if limits is not None else [len(g.existing) + max_add for g in groups]
     for g in range(n):
         if counts[g] > 0:
             out.append((*counts[:g], counts[g] - 1, *counts[g + 1:]))
-        if counts[g] < len(groups[g].existing) + max_add:
+        if counts[g] < top[g]:
             out.append((*counts[:g], counts[g] + 1, *counts[g + 1:]))
         for h in range(n):
-            if h != g and counts[g] > 0 and counts[h] < len(groups[h].existing) + max_add:
+            if h != g and counts[g] > 0 and counts[h] < top[h]:
                 c = list(counts)
                 c[g] -= 1
                 c[h] += 1
@@ -174,45 +185,79 @@ def _neighbours(counts: tuple[int, ...], groups: list[Group], max_add: int) -> l
     return out
 
 
+class _OutOfTime(Exception):
+    """The pool's time budget is spent: the caller keeps the best found so far."""
+
+
+def _check_time(deadline: float | None) -> None:
+    if deadline is not None and clock.process_time() > deadline:
+        raise _OutOfTime
+
+
 def local_search(ev: PoolEvaluator, start: tuple[int, ...], mu: float, *, max_unallocated: int | None = None,
-                 max_add: int = 3, max_steps: int = 200, first_improvement: bool = False) -> Point:
+                 max_co2e_t: float | None = None, max_add: int = 3, limits: Sequence[int] | None = None,
+                 max_steps: int = 200, first_improvement: bool = False, deadline: float | None = None,
+                 best_so_far: list[Point] | None = None) -> Point:
     """Descent from ``start``; neighbours in order of their dual lower bound. It moves to the first
-    improving neighbour (or the best one), and stops where no neighbour's bound beats the incumbent."""
+    improving neighbour (or the best one), and stops where no neighbour's bound beats the incumbent.
+
+    Fleets leaving more than ``max_unallocated`` roundtrips or emitting more than ``max_co2e_t`` are
+    not accepted. With a ``deadline`` (process CPU time) it stops when that passes and returns the
+    best found so far (also kept in ``best_so_far[0]`` for callers that catch the time-out)."""
 
     def feasible(p: Point) -> bool:
-        return max_unallocated is None or p.unallocated_trips <= max_unallocated
+        return ((max_unallocated is None or p.unallocated_trips <= max_unallocated)
+                and (max_co2e_t is None or p.co2e_t <= max_co2e_t + 1e-9))
+
+    keep = best_so_far if best_so_far is not None else []
+
+    def remember(p: Point) -> None:
+        if feasible(p) and (not keep or p.objective() < keep[0].objective()):
+            keep[:] = [p]
 
     cur, marg = ev.evaluate(start, mu)
-    if not feasible(cur):
-        # fewer unallocated trips first: add the cheapest-to-run vehicles until the cap holds
-        for _ in range(max_steps):
-            options = [ev.evaluate(nb, mu) for nb in _neighbours(cur.counts, ev.groups, max_add)
-                       if sum(nb) > sum(cur.counts)]
-            if not options:
-                break
-            cur, marg = min(options, key=lambda pm: (pm[0].unallocated_trips, pm[0].objective()))
-            if feasible(cur):
-                break
-    for _ in range(max_steps):
-        base = cur.objective() - cur.fixed_dkk
-        scored = []
-        for nb in _neighbours(cur.counts, ev.groups, max_add):
-            delta = np.asarray(nb) - np.asarray(cur.counts)
-            bound = ev.fixed(nb) + max(base + float(marg @ delta), ev.ample_bound(nb, mu))
-            scored.append((bound, nb))
-        scored.sort()
-        best, best_marg = cur, marg
-        for bound, nb in scored:
-            if bound >= best.objective() - 1e-6:
-                break
-            p, m = ev.evaluate(nb, mu)
-            if feasible(p) and p.objective() < best.objective() - 1e-6:
-                best, best_marg = p, m
-                if first_improvement:
+    remember(cur)
+    try:
+        if max_unallocated is not None and cur.unallocated_trips > max_unallocated:
+            # fewer unallocated trips first: add the cheapest-to-run vehicles until the cap holds
+            for _ in range(max_steps):
+                options = []
+                for nb in _neighbours(cur.counts, ev.groups, max_add, limits):
+                    if sum(nb) > sum(cur.counts):
+                        _check_time(deadline)
+                        options.append(ev.evaluate(nb, mu))
+                if not options:
                     break
-        if best is cur:
-            return cur
-        cur, marg = best, best_marg
+                cur, marg = min(options, key=lambda pm: (pm[0].unallocated_trips, pm[0].objective()))
+                remember(cur)
+                if cur.unallocated_trips <= max_unallocated:
+                    break
+        for _ in range(max_steps):
+            base = cur.objective() - cur.fixed_dkk
+            scored = []
+            for nb in _neighbours(cur.counts, ev.groups, max_add, limits):
+                delta = np.asarray(nb) - np.asarray(cur.counts)
+                bound = ev.fixed(nb) + max(base + float(marg @ delta), ev.ample_bound(nb, mu))
+                scored.append((bound, nb))
+            scored.sort()
+            best, best_marg = cur, marg
+            # while the current fleet breaks a cap, any feasible neighbour is better than it
+            incumbent = best.objective() if feasible(best) else np.inf
+            for bound, nb in scored:
+                if bound >= incumbent - 1e-6:
+                    break
+                _check_time(deadline)
+                p, m = ev.evaluate(nb, mu)
+                remember(p)
+                if feasible(p) and p.objective() < incumbent - 1e-6:
+                    best, best_marg, incumbent = p, m, p.objective()
+                    if first_improvement:
+                        break
+            if best is cur:
+                return cur
+            cur, marg = best, best_marg
+    except _OutOfTime:
+        return keep[0] if keep else cur
     return cur
 
 
@@ -225,30 +270,124 @@ def _peak(trips: Roundtrips, slack_s: float) -> int:
     return int(np.cumsum(delta[order]).max())
 
 
+def lean_start(ev: PoolEvaluator, peak: int, limits: Sequence[int], mu: float) -> tuple[int, ...]:
+    """A lean composition: ``peak`` (the most roundtrips running at once) vehicles of the one group
+    that can take every trip and is cheapest by fixed cost + the ample lower bound of its running."""
+    full = [g for g, m in enumerate(ev.masks) if m.all() and limits[g] > 0]
+    best, best_value = tuple(len(g.existing) for g in ev.groups), np.inf
+    for g in full:
+        counts = tuple(min(peak, limits[g]) if h == g else 0 for h in range(len(ev.groups)))
+        value = ev.fixed(counts) + ev.ample_bound(counts, mu)
+        if value < best_value:
+            best, best_value = counts, value
+    return best
+
+
+def _sweep_order(mus: Sequence[float], price: float) -> list[float]:
+    """The settings' price first, then dearer CO2e (cleaner fleets), then cheaper."""
+    return [price, *sorted(m for m in mus if m > price), *sorted((m for m in mus if m < price), reverse=True)]
+
+
 def search_pool(trips: Roundtrips, groups: list[Group], settings: Settings, period_days: float,
                 locations: list[int], mus: Sequence[float], max_unallocated: int | str | None = "today",
-                max_add: int = 3) -> PoolSearchResult:
-    """Sweep CO2e prices through one pool, each search starting where the previous one ended.
+                max_add: int = 3, co2e_guide: float | None = None, budget_s: float | None = None,
+                multi_start: bool = True) -> PoolSearchResult:
+    """Search one pool: at the settings' CO2e price from today's fleet and from a lean fleet (peak
+    concurrency), then a sweep over the other CO2e prices (each search starting where the previous
+    ended). With ``co2e_guide`` (t/yr) it also looks for the least-TCO fleet at the settings' price
+    that emits at most that (the evaluated fleets meeting it, cheapest first, then a descent held to
+    it), so that clean fleets dispatched at the settings' price are on hand for the final choice.
 
     ``max_unallocated``: a cap on unallocated roundtrips, ``"today"`` for as many as today's fleet
-    leaves (the service level stays), or None for pure TCO.
+    leaves (the service level stays), or None for pure TCO. A group may grow to today's count +
+    ``max_add`` or to the peak concurrency, whichever is more. ``budget_s`` (process CPU seconds)
+    stops the search with the best found so far.
     """
-    t0 = clock.perf_counter()
+    t0, cpu0 = clock.perf_counter(), clock.process_time()
+    deadline = None if budget_s is None else cpu0 + budget_s
+    price = settings.vaerdisaetning_tons_co2
     ev = PoolEvaluator(trips, groups, settings, period_days)
     today = tuple(len(g.existing) for g in groups)
+    peak = _peak(trips, settings.slack_min * 60.0)
+    limits = [max(len(g.existing) + max_add, peak) for g in groups]
     if max_unallocated == "today":
-        max_unallocated = ev.evaluate(today, settings.vaerdisaetning_tons_co2)[0].unallocated_trips
+        max_unallocated = ev.evaluate(today, price)[0].unallocated_trips
+    cap = None if max_unallocated is None else int(max_unallocated)
     best: dict[float, Point] = {}
-    start = today
-    for mu in sorted(mus):
-        p = local_search(ev, start, mu, max_unallocated=max_unallocated, max_add=max_add)
+    out_of_time = False
+
+    def run(start: tuple[int, ...], mu: float, co2_cap: float | None = None) -> Point | None:
+        nonlocal out_of_time
+        if out_of_time:
+            return None
+        found: list[Point] = []
+        p = local_search(ev, start, mu, max_unallocated=cap, max_co2e_t=co2_cap, max_add=max_add, limits=limits,
+                         deadline=deadline, best_so_far=found)
+        if deadline is not None and clock.process_time() > deadline:
+            out_of_time = True
+        return p
+
+    order = _sweep_order(mus, price)
+    starts = [today, lean_start(ev, peak, limits, price)] if multi_start else [today]
+    at_price = [p for p in (run(s, price) for s in dict.fromkeys(starts)) if p is not None]
+    ok = [p for p in at_price if cap is None or p.unallocated_trips <= cap] or at_price
+    best[price] = min(ok, key=lambda p: p.objective())
+    constrained: Point | None = None
+    for mu in order[1:]:
+        if co2e_guide is not None and mu < price and constrained is None:
+            constrained = _constrained(ev, price, cap, co2e_guide, run)
+        start = best[max((m for m in best if m < mu), default=price)] if mu > price else best[
+            min((m for m in best if m > mu), default=price)]
+        p = run(start.counts, mu)
+        if p is None:
+            break
         best[mu] = p
-        start = p.counts
-    points = [p for p, _ in ev.cache.values()
-              if max_unallocated is None or p.unallocated_trips <= int(max_unallocated)]
-    today_point = ev.evaluate(today, settings.vaerdisaetning_tons_co2)[0]
-    return PoolSearchResult(locations, groups, today, points, best, _peak(trips, settings.slack_min * 60.0),
-                            len(ev.cache), clock.perf_counter() - t0, today_point)
+    if co2e_guide is not None and constrained is None:
+        constrained = _constrained(ev, price, cap, co2e_guide, run)
+    points = [p for p, _ in ev.cache.values() if cap is None or p.unallocated_trips <= cap]
+    # the pool's front, dispatched at the settings' price, is what the municipality-wide choice mixes
+    for p in _nondominated(points)[:AT_PRICE_MAX]:
+        if p.mu != price and not out_of_time:
+            try:
+                _check_time(deadline)
+                ev.evaluate(p.counts, price)
+            except _OutOfTime:
+                out_of_time = True
+    points = [p for p, _ in ev.cache.values() if cap is None or p.unallocated_trips <= cap]
+    today_point = ev.evaluate(today, price)[0]
+    result = PoolSearchResult(locations, groups, today, points, best, peak, len(ev.cache),
+                              clock.perf_counter() - t0, today_point)
+    result.max_unallocated = cap
+    result.out_of_time = out_of_time
+    result.cpu_s = clock.process_time() - cpu0
+    return result
+
+
+def _constrained(ev: PoolEvaluator, price: float, cap: int | None, max_co2e_t: float,
+                 run: Callable[..., Point | None]) -> Point | None:
+    """The least-TCO fleet at ``price`` with at most ``max_co2e_t`` t CO2e/yr and ``cap`` unallocated:
+    evaluated fleets that met the caps at any price are re-evaluated at ``price`` cheapest first,
+    and a descent held to the caps starts from the first that still meets them."""
+    seen: dict[tuple[int, ...], Point] = {}
+    for p, _ in list(ev.cache.values()):
+        if (cap is None or p.unallocated_trips <= cap) and p.co2e_t <= max_co2e_t + 1e-9:
+            q = seen.get(p.counts)
+            if q is None or p.objective(price) < q.objective(price):
+                seen[p.counts] = p
+    start = None
+    for p in sorted(seen.values(), key=lambda p: p.objective(price))[:8]:
+        q = ev.evaluate(p.counts, price)[0]
+        if (cap is None or q.unallocated_trips <= cap) and q.co2e_t <= max_co2e_t + 1e-9:
+            start = q
+            break
+    if start is None:
+        # nothing found meets the caps at this price: descend from the cleanest fleet evaluated
+        cands = [p for p, _ in ev.cache.values() if cap is None or p.unallocated_trips <= cap]
+        if not cands:
+            return None
+        start = ev.evaluate(min(cands, key=lambda p: p.co2e_t).counts, price)[0]
+    p = run(start.counts, price, max_co2e_t)
+    return start if p is None else p
 
 
 # ------------------------------------------------------------------ the whole municipality
@@ -368,6 +507,53 @@ def _option(pools: list[PoolSearchResult], pts: list[Point], mu: float | None) -
                        sum(sum(c) for c in counts), mu, _changes(pools, counts))
 
 
+def _select(pools: list[PoolSearchResult], price: float, max_co2e_t: float | None) -> list[Point]:
+    """One fleet per pool, each dispatched at ``price`` and within its pool's unallocated cap, with
+    least total TCO and (if given) total CO2e at most ``max_co2e_t``: the Lagrangian choice (a CO2e
+    surcharge raised by bisection until the cap holds), then single-pool swaps that lower TCO within
+    the cap. Where no mix meets the cap the cleanest is returned."""
+    cands = []
+    for r in pools:
+        ok = [p for p in r.points if p.mu == price
+              and (r.max_unallocated is None or p.unallocated_trips <= r.max_unallocated)]
+        cands.append(ok or [r.best_by_mu[price]])
+
+    def pick(lam: float) -> list[Point]:
+        return [min(c, key=lambda p: (p.objective(price) + lam * p.co2e_t, p.co2e_t)) for c in cands]
+
+    chosen = pick(0.0)
+    if max_co2e_t is None or sum(p.co2e_t for p in chosen) <= max_co2e_t + 1e-9:
+        return chosen
+    lo, hi = 0.0, 1e4
+    while sum(p.co2e_t for p in pick(hi)) > max_co2e_t + 1e-9 and hi < 1e9:
+        lo, hi = hi, hi * 10
+    chosen = pick(hi)
+    if sum(p.co2e_t for p in chosen) > max_co2e_t + 1e-9:
+        return chosen
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if sum(p.co2e_t for p in pick(mid)) <= max_co2e_t + 1e-9:
+            hi = mid
+        else:
+            lo = mid
+    chosen = pick(hi)
+    improved = True
+    while improved:
+        improved = False
+        slack = max_co2e_t - sum(p.co2e_t for p in chosen)
+        best_gain, best_move = 1e-6, None
+        for i, c in enumerate(cands):
+            for p in c:
+                if p.co2e_t - chosen[i].co2e_t <= slack + 1e-9:
+                    gain = chosen[i].objective(price) - p.objective(price)
+                    if gain > best_gain:
+                        best_gain, best_move = gain, (i, p)
+        if best_move is not None:
+            chosen[best_move[0]] = best_move[1]
+            improved = True
+    return chosen
+
+
 def _pool_job(args: tuple) -> PoolSearchResult:
     return search_pool(*args)
 
@@ -379,6 +565,9 @@ def search_fleet(
     co2e_prices: Sequence[float] = DEFAULT_CO2E_PRICES,
     max_unallocated: dict[int, int] | int | str | None = "today",
     max_add: int = 3,
+    max_co2e_t: float | None = None,
+    co2e_guides: dict[int, float] | None = None,
+    time_budget_s: float | None = DEFAULT_TIME_BUDGET_S,
     workers: int | None = None,
     progress: ProgressFn | None = None,
 ) -> SearchResult:
@@ -387,7 +576,14 @@ def search_fleet(
 
     ``max_unallocated`` caps unallocated roundtrips per pool: ``"today"`` (default) keeps today's
     service level, an int caps every pool, a dict caps pools by their smallest location id, None
-    leaves it to TCO alone. ``workers`` processes search pools in parallel (default: CPU count).
+    leaves it to TCO alone. ``max_co2e_t`` caps the municipality's CO2e (t/yr): the recommendation
+    is then the least-TCO mix of the pools' fleets (each dispatched at the settings' price) that
+    emits at most that. ``co2e_guides`` (t/yr per pool, by smallest location id; default: the cap
+    shared by km driven) are the levels at which each pool also searches for clean fleets.
+    ``time_budget_s``: the search stops with the best found so far after about this many seconds on
+    ``workers`` processes (shared between pools by their number of roundtrips, counted in CPU time
+    so that a busy machine slows it down but does not change what it finds); None: no limit.
+    ``workers`` processes search pools in parallel (default: CPU count).
     """
     t0 = clock.perf_counter()
     settings = data.settings
@@ -397,17 +593,26 @@ def search_fleet(
     mus = sorted({*co2e_prices, price})
     period = data.roundtrips.days
     pools = _pools(fleet, data.roundtrips.location)
+    n_workers = workers or os.cpu_count() or 1
     jobs = []
+    total_trips = max(1, len(data.roundtrips))
+    total_km = max(1e-9, float(data.roundtrips.distance.sum()))
     for locs, _members in pools:
         trips = data.roundtrips.subset(np.isin(data.roundtrips.location, locs))
         groups = pool_groups(fleet, cands, locs)
         cap = max_unallocated.get(min(locs)) if isinstance(max_unallocated, dict) else max_unallocated
-        jobs.append((trips, groups, settings, period, locs, mus, cap, max_add))
-    n_workers = workers or os.cpu_count() or 1
+        if co2e_guides is not None:
+            co2_cap = co2e_guides.get(min(locs))
+        else:
+            co2_cap = None if max_co2e_t is None else max_co2e_t * float(trips.distance.sum()) / total_km
+        budget = None if time_budget_s is None else (
+            time_budget_s * min(n_workers, len(pools)) * len(trips) / total_trips)
+        jobs.append((trips, groups, settings, period, locs, mus, cap, max_add, co2_cap, budget))
     results: list[PoolSearchResult | None] = [None] * len(jobs)
     if n_workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=min(n_workers, len(jobs))) as pool_exec:
-            futures = {pool_exec.submit(_pool_job, job): i for i, job in enumerate(jobs)}
+            by_size = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0]))  # largest first
+            futures = {pool_exec.submit(_pool_job, jobs[i]): i for i in by_size}
             for done, fut in enumerate(as_completed(futures), start=1):
                 results[futures[fut]] = fut.result()
                 if progress:
@@ -422,7 +627,7 @@ def search_fleet(
     fronts = [_nondominated(r.points) or [r.best_by_mu[price]] for r in done_pools]
     combos = _combine(fronts)
     front = [_option(done_pools, pts, None) for pts in combos]
-    recommended = _option(done_pools, [r.best_by_mu[price] for r in done_pools], price)
+    recommended = _option(done_pools, _select(done_pools, price, max_co2e_t), price)
     return SearchResult(
         pools=done_pools, today=_option(done_pools, today_pts, price), front=front, recommended=recommended,
         co2e_price=price, min_vehicles_all_trips=sum(r.min_vehicles_all_trips for r in done_pools),
