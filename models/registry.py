@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import shutil
 import urllib.request
@@ -21,6 +22,7 @@ from pydantic import BaseModel, Field
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REGISTRY_FILE = Path(__file__).with_name("registry.yaml")
 CACHE_DIR_ENV = "KOMMUNE_MODEL_CACHE"
+log = logging.getLogger(__name__)
 DATA_DIR_ENV = "KOMMUNE_DATA_DIR"
 
 
@@ -102,8 +104,12 @@ def _download(spec: ModelSpec) -> Path:
     assert spec.source_url is not None
     with urllib.request.urlopen(spec.source_url, timeout=60) as resp, partial.open("wb") as fh:
         shutil.copyfileobj(resp, fh)
-    if spec.sha256 and sha256_of(partial) != spec.sha256:
+    digest = sha256_of(partial)
+    if spec.sha256 and digest != spec.sha256:
         partial.unlink()
-        raise ValueError(f"downloaded {spec.source_url} does not match sha256 {spec.sha256}")
+        raise ValueError(f"downloaded {spec.source_url} has sha256 {digest}, registry says {spec.sha256}")
+    if not spec.sha256:  # first download of an unpinned file: say what to record
+        log.warning("no sha256 in models/registry.yaml; record this one", extra={"model": spec.name, "sha256": digest})
+        print(f"{spec.name}: sha256 {digest} (not in models/registry.yaml yet; record it there)")
     partial.replace(target)
     return target
