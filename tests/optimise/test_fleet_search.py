@@ -11,8 +11,17 @@ from hub.optimise.fleet.check import check_allocation, recompute_cost
 from hub.optimise.fleet.io import read_dataset
 from hub.optimise.fleet.model import VehicleKind
 from hub.optimise.fleet.scenario import fossil_plates, run_scenario
-from hub.optimise.fleet.search import PoolEvaluator, _neighbours, pool_groups, search_fleet
-from tests.optimise.fleet_cases import ev, fossil, random_trips, settings
+from hub.optimise.fleet.search import (
+    PoolEvaluator,
+    _neighbours,
+    _peak,
+    _select,
+    lean_start,
+    pool_groups,
+    search_fleet,
+    search_pool,
+)
+from tests.optimise.fleet_cases import bike, ev, fossil, random_trips, settings
 from tests.support import shared_path
 
 
@@ -97,3 +106,60 @@ def test_baseline_runs_per_location(seed_data) -> None:
     totals = base.totals(seed_data.settings.vaerdisaetning_tons_co2)
     assert totals["vehicles"] == len(base.fleet())
     assert totals["tco_dkk"] > 0
+
+
+def _pool(trips, fleet, candidates, budget=None, guide=None):
+    groups = pool_groups(fleet, candidates, [1])
+    return search_pool(trips, groups, settings(), trips.days, [1], [0.0, 1500.0, 60000.0], "today",
+                       co2e_guide=guide, budget_s=budget)
+
+
+def test_lean_start_is_peak_concurrency_of_one_group() -> None:
+    trips = random_trips(3, n=40, days=2)
+    fleet = [fossil("f1"), fossil("f2"), ev("e1")]
+    groups = pool_groups(fleet, [ev("cand", range_km=300.0)], [1])
+    evaluator = PoolEvaluator(trips, groups, settings(), trips.days)
+    peak = _peak(trips, settings().slack_min * 60.0)
+    start = lean_start(evaluator, peak, [peak] * len(groups), 1500.0)
+    assert sum(start) == peak
+    assert sum(1 for n in start if n) == 1
+
+
+def test_no_budget_left_still_returns_a_fleet_within_the_service_cap() -> None:
+    trips = random_trips(4, n=50, days=2)
+    fleet = [fossil("f1"), fossil("f2"), fossil("f3"), ev("e1")]
+    r = _pool(trips, fleet, [ev("cand", range_km=300.0)], budget=0.0)
+    assert r.out_of_time
+    assert r.best_by_mu[1500.0].unallocated_trips <= r.max_unallocated
+
+
+def test_co2e_capped_choice_is_the_cheapest_mix_within_the_caps() -> None:
+    # two independent pools; brute force over every pair of fleets dispatched at the settings' price
+    pools = []
+    for seed in (5, 6):
+        trips = random_trips(seed, n=40, days=2)
+        fleet = [fossil("f1"), fossil("f2"), fossil("f3"), ev("e1")]
+        pools.append(_pool(trips, fleet, [ev("cand", range_km=300.0), bike("b")], guide=1.0))
+    price = 1500.0
+    cands = [[p for p in r.points if p.mu == price and p.unallocated_trips <= r.max_unallocated] for r in pools]
+    totals = sorted(a.co2e_t + b.co2e_t for a in cands[0] for b in cands[1])
+    cap = totals[len(totals) // 3]
+    chosen = _select(pools, price, cap)
+    assert sum(p.co2e_t for p in chosen) <= cap + 1e-9
+    brute = min(a.objective(price) + b.objective(price) for a in cands[0] for b in cands[1]
+                if a.co2e_t + b.co2e_t <= cap + 1e-9)
+    got = sum(p.objective(price) for p in chosen)
+    # Lagrangian choice + swaps is a heuristic for this knapsack: it must be feasible and close
+    assert got >= brute - 1e-6
+    assert got <= brute * 1.02
+
+
+def test_search_with_co2e_cap_meets_it_on_exact_allocation(seed_data) -> None:
+    price = seed_data.settings.vaerdisaetning_tons_co2
+    free = search_fleet(seed_data, workers=1)
+    cap = 0.8 * free.recommended.co2e_t
+    capped = search_fleet(seed_data, workers=1, max_co2e_t=cap)
+    assert capped.recommended.co2e_t <= cap + 1e-9
+    alloc = allocate(seed_data.roundtrips, capped.fleet(capped.recommended), seed_data.settings)
+    assert check_allocation(alloc.fleet, alloc.trips, alloc.assignment, alloc.settings) == []
+    assert alloc.tco(price).co2e_t == pytest.approx(capped.recommended.co2e_t, rel=1e-6)
