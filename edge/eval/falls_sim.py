@@ -76,6 +76,7 @@ def room_config(camera: Camera = WALL, profile: ResidentProfile | None = None) -
     )
     cxy, _ = camera.project(chair)
     return RoomConfig(
+        door=door_outline(camera),
         room="12",
         care_home="Sim plejecenter",
         beds=[bed],
@@ -83,6 +84,35 @@ def room_config(camera: Camera = WALL, profile: ResidentProfile | None = None) -
         placement="ceiling" if camera.pitch_deg > 60 else "wall",
         profile=profile or ResidentProfile(resident="sim-resident"),
     )
+
+
+def door_outline(camera: Camera) -> list[tuple[float, float]]:
+    """The doorway as an installer draws it: the image outline of the space a person stands in when in
+    the door (0.5 m either side of it, up to hip height), clipped to the frame."""
+    dx, dz = DOOR
+    box = np.array([[x, y, z] for x in (dx - 0.5, dx + 0.5) for y in (0.0, 1.0) for z in (dz - 0.8, dz + 0.4)])
+    xy, _ = camera.project(box)
+    return _hull([(float(np.clip(x, 0, 1)), float(np.clip(y, 0, 1))) for x, y in xy])
+
+
+def _hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Convex hull, counter-clockwise (Andrew's monotone chain)."""
+    pts = sorted(set(points))
+
+    def cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower: list[tuple[float, float]] = []
+    upper: list[tuple[float, float]] = []
+    for p in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    for p in reversed(pts):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return lower[:-1] + upper[:-1]
 
 
 # -- body -------------------------------------------------------------------------------------------
@@ -238,6 +268,7 @@ class Truth:
     long_on_floor: list[tuple[float, float]] = field(
         default_factory=list
     )  # on the floor on purpose but longer than on_floor_s
+    out_of_room: list[tuple[float, float]] = field(default_factory=list)  # resident left through the door, back
 
 
 @dataclass
@@ -300,7 +331,8 @@ def person_frames(person: Person, times: np.ndarray, rng: np.random.Generator) -
             current = move.target
         t0 = t1
     tail = times >= t0
-    if tail.any() and current is not None:
+    left = bool(person.moves) and person.moves[-1].target is None  # walked out: gone, not standing in the door
+    if tail.any() and current is not None and not left:
         parts = _interp(current, current, np.zeros(int(tail.sum())))
         kp[tail] = keypoints_world(parts, person.size)
         present[tail] = True
@@ -568,7 +600,9 @@ def night_scenario(seed: int, hours: float = 8.0, camera: Camera = WALL) -> Scen
             if kind == "floor_sit" and t - t_floor_start > 25:
                 truth.long_on_floor.append((t_floor_start, t))
         add(Move(pose("stand", DOOR[0], DOOR[1] - 0.6, math.pi, size), 5.0, "linear", walk=True))
+        left = t
         add(Move(None, float(rng.uniform(60, 600))))
+        truth.out_of_room.append((left, t))
         add(Move(pose("stand", DOOR[0], DOOR[1] - 0.6, 0.0, size), 0.2))
         add(Move(stand, 5.0, "linear", walk=True))
         add(Move(edge, 2.0))

@@ -187,3 +187,29 @@ def test_night_statistics_resume_after_a_restart_and_a_missed_morning_is_reporte
     assert [e.kind for e in again.step(at("2026-01-05T22:30"), [])] == []
     assert again.night.night_of == "2026-01-05" and again.night.in_bed_s == 0  # the next night starts afresh
 
+
+
+def test_leaving_through_the_door_is_out_of_the_room_in_the_night_report() -> None:
+    scn = sim.night_scenario(3, hours=2.0)  # the resident goes out through the door on bed exits
+    room = sim.room_config().model_copy(update={"night_start": "22:00", "night_end": "07:00"})
+    assert room.door is not None
+    truth = sum(back - left for left, back in scn.truth.out_of_room)
+    assert len(scn.truth.out_of_room) >= 2 and truth > 300
+
+    with_door = RoomMonitor(room, aspect=sim.ASPECT)
+    events = [e for ts, obs in sim.observations(scn) for e in with_door.step(ts, obs)]
+    assert with_door.night.left_room == len(scn.truth.out_of_room)
+    assert abs(with_door.night.out_of_room_s - truth) <= 0.05 * truth, (with_door.night, truth)
+    assert [e.kind for e in events if e.kind in ("fall", "on_floor")] == []
+
+    no_door = RoomMonitor(room.model_copy(update={"door": None}), aspect=sim.ASPECT)
+    for ts, obs in sim.observations(scn):
+        no_door.step(ts, obs)
+    assert no_door.night.left_room == 0 and no_door.night.out_of_room_s == 0
+
+
+def test_a_carer_coming_in_through_the_door_is_reported_as_such() -> None:
+    for seed in (1, 2, 3):
+        out = sim.run(sim.fall_scenario("forward", seed, staff_after=True))
+        [staff] = [e for e in out.events if e.kind == "staff_present"]
+        assert staff.details["through_door"] is True and staff.related_event_id == out.alarms()[0].event_id

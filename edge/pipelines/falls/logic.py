@@ -199,6 +199,8 @@ class PersonTrack:
     bed_armed: bool = False
     bed_warned: bool = False
     in_bed: bool = False
+    from_door: bool | None = None  # first seen in the door area: came into the room (visitor, staff, resident back)
+    at_door: bool = False
     body: Body | None = None
 
     def scale(self) -> float | None:
@@ -221,6 +223,7 @@ class NightStats:
     on_floor: int = 0
     observed_s: float = 0.0
     out_of_room_s: float = 0.0
+    left_room: int = 0
     reported: bool = False
 
     def as_details(self) -> dict[str, float | int | str | bool]:
@@ -234,6 +237,7 @@ class NightStats:
             "on_floor": self.on_floor,
             "observed_min": round(self.observed_s / 60),
             "out_of_room_min": round(self.out_of_room_s / 60),
+            "left_room": self.left_room,
         }
 
 
@@ -269,6 +273,8 @@ class RoomMonitor:
         self._second_pos: list[tuple[float, float]] = []
         self._last_second_pos: tuple[float, float] | None = None
         self._last_t: float | None = None
+        self._gone_by_door = False  # the last person seen was in the door area: the room is empty, not unseen
+        self._gone_counted = False
 
     # -- public -----------------------------------------------------------------------------------
     def step(self, ts_ms: int, observations: list[Observation]) -> list[RoomEvent]:
@@ -280,6 +286,8 @@ class RoomMonitor:
             self._update_track(t, obs)
         self._forget(t)
         present = self._present(t)
+        if present:
+            self._gone_by_door = any(tr.at_door for tr in present)
         events += self._second_person(t, ts_ms, present)
         for track in present:
             events += self._bed_exit(t, ts_ms, track)
@@ -309,6 +317,11 @@ class RoomMonitor:
             return
         track.last_t = t
         track.body = body
+        # clamped into the frame: a door drawn at the image edge also holds people leaving the view there
+        at = (min(max(body.anchor[0], 0.0), 1.0), min(max(body.anchor[1], 0.0), 1.0))
+        track.at_door = self.room.door is not None and self._in_zone(at, [self.room.door])
+        if track.from_door is None:
+            track.from_door = track.at_door
         nan = float("nan")
         ratio = self._height_ratio(track, body)
         track.history.append(
@@ -673,14 +686,17 @@ class RoomMonitor:
                 and self.s.staff_policy != "ignore"
             ):
                 visitor = min(people, key=lambda tr: tr.first_t if tr.track_id != self.alarm_track else math.inf)
-                others = [tr for tr in people if tr is not visitor]
+                others = sorted((tr for tr in people if tr is not visitor), key=lambda tr: not tr.from_door)
+                details: dict = {"people": len(people)}
+                if self.room.door is not None and others:
+                    details["through_door"] = bool(others[0].from_door)
                 event = self._event(
                     "staff_present",
                     t,
                     ts_ms,
                     "info",
                     others[0] if others else visitor,
-                    {"people": len(people)},
+                    details,
                     started=self.others_since,
                 )
                 if self.open_alarm is not None:
@@ -725,6 +741,13 @@ class RoomMonitor:
             return events
         dt = 0.0 if self._last_t is None else min(t - self._last_t, 2.0)
         self.night.observed_s += dt
+        if present or not self._gone_by_door:
+            self._gone_counted = False
+        else:  # left through the door: out of the room until someone is seen again
+            self.night.out_of_room_s += dt
+            if not self._gone_counted:
+                self.night.left_room += 1
+                self._gone_counted = True
         in_bed = [tr for tr in present if tr.in_bed]
         if in_bed:
             self.night.in_bed_s += dt

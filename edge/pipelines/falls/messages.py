@@ -64,6 +64,10 @@ def _night_sentences(event: RoomEvent, room: RoomConfig) -> tuple[str, str]:
         f"Night report room {room.room}: {hours} h {minutes} min in bed, "
         f"out of bed {exits} times, {restless} restless minutes"
     )
+    left, away = int(d.get("left_room", 0)), int(d.get("out_of_room_min", 0))
+    if left:
+        da += f", ude af boligen {left} gange ({away} min)"
+        en += f", left the room {left} times ({away} min)"
     if falls:
         da, en = da + f", {falls} fald/gulv-alarmer", en + f", {falls} fall/floor alarms"
     return da, en
