@@ -37,45 +37,60 @@ URFALL_ON_FLOOR_FRAME = 112
 
 
 # -- simulator ------------------------------------------------------------------------------------------
-def _run_fall(args: tuple[str, int]) -> sim.Outcome:
-    kind, seed = args
-    return sim.run(sim.fall_scenario(kind, seed, staff_after=seed % 5 == 0))
+CAMERAS = {"wall": sim.WALL, "ceiling": sim.CEILING}
 
 
-def _run_confounder(args: tuple[str, int]) -> sim.Outcome:
-    return sim.run(sim.confounder_scenario(*args))
+def _run_fall(args: tuple[str, int, str]) -> sim.Outcome:
+    kind, seed, camera = args
+    return sim.run(sim.fall_scenario(kind, seed, staff_after=seed % 5 == 0, camera=CAMERAS[camera]))
 
 
-def _run_night(seed: int) -> sim.Outcome:
-    return sim.run(sim.night_scenario(seed))
+def _run_confounder(args: tuple[str, int, str]) -> sim.Outcome:
+    kind, seed, camera = args
+    return sim.run(sim.confounder_scenario(kind, seed, camera=CAMERAS[camera]))
 
 
-def _run_bed_exit(seed: int) -> sim.Outcome:
-    return sim.run(sim.bed_exit_scenario(seed))
+def _run_night(args: tuple[int, str]) -> sim.Outcome:
+    seed, camera = args
+    return sim.run(sim.night_scenario(seed, camera=CAMERAS[camera]))
 
 
-def simulate(falls_per_kind: int, nights: int, bed_exits: int, workers: int, seed: int = 10_000) -> dict:
+def _run_bed_exit(args: tuple[int, str]) -> sim.Outcome:
+    seed, camera = args
+    return sim.run(sim.bed_exit_scenario(seed, camera=CAMERAS[camera]))
+
+
+def simulate(
+    falls_per_kind: int, nights: int, bed_exits: int, workers: int, seed: int = 10_000, camera: str = "wall"
+) -> dict:
     score = sim.Score()
     confounders = ("chair", "shoes", "kneel", "floor_sit", "squat", "stand_bend")
     with ProcessPoolExecutor(workers) as pool:
-        fall_jobs = [(k, seed + i) for k in sim.FALL_KINDS for i in range(falls_per_kind)]
+        fall_jobs = [(k, seed + i, camera) for k in sim.FALL_KINDS for i in range(falls_per_kind)]
         outcomes = list(pool.map(_run_fall, fall_jobs, chunksize=4))
-        outcomes += list(pool.map(_run_bed_exit, range(seed, seed + bed_exits), chunksize=4))
-        outcomes += list(pool.map(_run_night, range(seed, seed + nights)))
-        conf_jobs = [(k, seed + i) for k in confounders for i in range(falls_per_kind)]
+        outcomes += list(pool.map(_run_bed_exit, [(s, camera) for s in range(seed, seed + bed_exits)], chunksize=4))
+        night_outcomes = list(pool.map(_run_night, [(s, camera) for s in range(seed, seed + nights)]))
+        outcomes += night_outcomes
+        conf_jobs = [(k, seed + i, camera) for k in confounders for i in range(falls_per_kind)]
         confounder_outcomes = list(pool.map(_run_confounder, conf_jobs, chunksize=4))
     for out in outcomes:
         score.add(out)
     result = score.summary()
     per_kind = {}
     for kind in sim.FALL_KINDS:
-        names = [f"fall-{kind}-{s}" for _, s in fall_jobs if _ == kind]
+        names = [f"fall-{kind}-{s}" for k, s, _ in fall_jobs if k == kind]
         per_kind[kind] = round(1 - sum(n in score.missed for n in names) / max(len(names), 1), 3)
     result["sensitivity_by_kind"] = per_kind
     short = sum(1 for o in confounder_outcomes for a in o.alarms() if a.severity == "critical")
     result["confounder_scenes"] = len(confounder_outcomes)
     result["confounder_scene_false_alarms"] = short
     result["false_alarm_examples"] = score.false_alarm_names[:10]
+    truth_out = sum(b - a for o in night_outcomes for a, b in o.scenario.truth.out_of_room)
+    result["out_of_room_min_truth"] = round(truth_out / 60, 1)
+    result["out_of_room_min_measured"] = round(sum(o.night.out_of_room_s for o in night_outcomes if o.night) / 60, 1)
+    result["room_exits_truth"] = sum(len(o.scenario.truth.out_of_room) for o in night_outcomes)
+    result["room_exits_measured"] = sum(o.night.left_room for o in night_outcomes if o.night)
+    result["camera"] = camera
     result["downgraded_alarms_in_nights"] = sum(
         1 for o in outcomes if not o.scenario.truth.falls for a in o.alarms() if a.severity != "critical"
     )
@@ -170,13 +185,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--nights", type=int, default=6, help="simulated 8-hour resident-nights")
     parser.add_argument("--bed-exits", type=int, default=60)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--camera", choices=sorted(CAMERAS), default="wall", help="simulated camera placement")
+    parser.add_argument("--seed", type=int, default=10_000, help="first simulator seed")
     parser.add_argument("--video", nargs="*", default=[], choices=["dev", "holdout", "urfall"])
     parser.add_argument("--stride", type=int, default=5, help="pose every n-th frame (25 fps / 5 = 5 Hz)")
     args = parser.parse_args(argv)
     report: dict = {}
     if args.sim:
         started = time.perf_counter()
-        report["simulator"] = simulate(args.falls_per_kind, args.nights, args.bed_exits, args.workers)
+        report["simulator"] = simulate(
+            args.falls_per_kind, args.nights, args.bed_exits, args.workers, seed=args.seed, camera=args.camera
+        )
         report["simulator"]["seconds"] = round(time.perf_counter() - started)
     for split in args.video:
         clips = [urfall_clip(data_dir())] if split == "urfall" else le2i_clips(data_dir() / "falls" / "le2i" / split)

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from edge.pipelines.falls.config import DetectorSettings, ResidentProfile, RoomConfig
-from edge.pipelines.falls.logic import Observation, RoomEvent, RoomMonitor
+from edge.pipelines.falls.logic import NightStats, Observation, RoomEvent, RoomMonitor
 
 ASPECT = 4 / 3
 FOCAL = 0.95  # in frame heights
@@ -680,7 +680,7 @@ def _visitor(rng: np.random.Generator, at: float, track_id: int) -> Person:
     return Person(float(rng.uniform(0.9, 1.1)), door, moves, start_s=at, track_id=track_id)
 
 
-def confounder_scenario(kind: str, seed: int) -> Scenario:
+def confounder_scenario(kind: str, seed: int, camera: Camera = WALL) -> Scenario:
     """A short daytime scene with one confounder (for tests at reduced scale)."""
     rng = np.random.default_rng(seed)
     size = float(rng.uniform(0.85, 1.1))
@@ -694,6 +694,7 @@ def confounder_scenario(kind: str, seed: int) -> Scenario:
         Truth(),
         person.duration() + 2,
         start_ts=_night_start_ts(rng, 14.0),
+        camera=camera,
         seed=seed,
         **noise,
     )
@@ -704,6 +705,7 @@ def confounder_scenario(kind: str, seed: int) -> Scenario:
 class Outcome:
     scenario: Scenario
     events: list[RoomEvent]
+    night: NightStats | None = None  # the monitor's night statistics at the end of the scene
 
     def t(self, event: RoomEvent) -> float:
         return (event.ts - self.scenario.start_ts) / 1000.0
@@ -717,7 +719,7 @@ def run(scn: Scenario, settings: DetectorSettings | None = None, room: RoomConfi
     events: list[RoomEvent] = []
     for ts, obs in observations(scn):
         events += monitor.step(ts, obs)
-    return Outcome(scn, events)
+    return Outcome(scn, events, monitor.night)
 
 
 @dataclass
@@ -783,7 +785,7 @@ class Score:
         }
 
 
-def bed_exit_scenario(seed: int, *, night: bool = True) -> Scenario:
+def bed_exit_scenario(seed: int, *, night: bool = True, camera: Camera = WALL) -> Scenario:
     """Lying in bed, sitting up, sitting on the edge for 3–60 s, standing up and walking off."""
     rng = np.random.default_rng(seed)
     size = float(rng.uniform(0.85, 1.1))
@@ -799,4 +801,6 @@ def bed_exit_scenario(seed: int, *, night: bool = True) -> Scenario:
     noise = _noise(rng, night)
     start = _night_start_ts(rng) if night else _night_start_ts(rng, 14.0)
     truth = Truth(stands_from_bed=[stood], sit_ups=[sat_up])
-    return Scenario(f"bed-exit-{seed}", [person], truth, person.duration() + 1, start_ts=start, seed=seed, **noise)
+    return Scenario(
+        f"bed-exit-{seed}", [person], truth, person.duration() + 1, start_ts=start, camera=camera, seed=seed, **noise
+    )
