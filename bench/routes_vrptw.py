@@ -253,8 +253,8 @@ def main(argv: list[str] | None = None) -> None:
     folder = data_dir() / "routing" / args.set
     paths = sorted(folder.glob("*.vrp"))
     if args.instances:
-        wanted = set(args.instances.split(","))
-        paths = [p for p in paths if p.stem in wanted]
+        by_name = {p.stem: p for p in paths}
+        paths = [by_name[n] for n in args.instances.split(",") if n in by_name]  # in the order given
     solvers = args.solvers.split(",")
     work = [(str(p), s, args.budget, int(seed)) for p in paths for seed in args.seeds.split(",") for s in solvers]
     rows = []

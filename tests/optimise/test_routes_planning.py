@@ -48,12 +48,13 @@ def test_soft_windows_report_lateness_instead_of_dropping():
         carers=[Carer(id="k", shift_start=420, shift_end=900, start_location=place)],
         weights=Weights(lateness=1.0, unassigned=10_000),
     )
-    plan = plan_day(problem, budget_s=0.5, seed=1)
-    assert plan.engine == "ortools"
-    assert check_plan(problem, plan) == []
-    assert plan.kpis.unassigned == 0
-    assert plan.kpis.total_lateness > 20  # the shorter visit first: the other starts ~22 min late
-    assert plan.kpis.late_visits == 1
+    for engine in ("auto", "ortools"):
+        plan = plan_day(problem, budget_s=0.5, seed=1, engine=engine)
+        assert plan.engine == ("lns" if engine == "auto" else "ortools")
+        assert check_plan(problem, plan) == []
+        assert plan.kpis.unassigned == 0
+        assert plan.kpis.total_lateness > 20  # the shorter visit first: the other starts ~22 min late
+        assert plan.kpis.late_visits == 1
     hard = problem.model_copy(update={"weights": Weights(unassigned=10_000)})
     hard_plan = plan_day(hard, budget_s=0.5, seed=1)
     assert check_plan(hard, hard_plan) == []

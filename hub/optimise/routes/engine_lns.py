@@ -30,6 +30,8 @@ import random
 import time
 from collections.abc import Callable
 
+import numpy as np
+
 from hub.optimise.routes.instance import Compiled
 from hub.optimise.routes.model import Plan
 from hub.optimise.routes.schedule import build_plan
@@ -42,6 +44,9 @@ MANDATORY_FACTOR = 1000.0
 STEP_LIMIT_FACTOR = 20  # walk steps per task before a timing is declared deadlocked
 MAX_PUSHES = 4  # pushes of one task within one re-timing before it counts as a deadlock
 EXTRA_EXACT = 3  # estimated insertion places re-timed exactly beyond those kept
+GRANULAR_MIN_TASKS = 80  # above this many tasks, only places next to near tasks are tried
+NEIGHBOURS = 60  # nearest tasks (travel, then window start beyond an hour) per task
+RUIN_SHARE = 0.12  # at most this share of the visits (and 40) is removed per move
 PAIR_FIRST = 4  # places of a double visit's first part tried with the second part
 
 
@@ -80,8 +85,10 @@ class LnsState:
                     self.pc[a] = -float(d.max_gap)
         m = len(ctx.carers)
         self.m = m
-        self.mat = [ctx.minutes[c.transport].tolist() for c in ctx.carers]
-        cost_by_mode = {mode: (w.travel * mat + w.distance * ctx.km).tolist() for mode, mat in ctx.minutes.items()}
+        modes = {c.transport for c in ctx.carers}
+        mat_by_mode = {mode: ctx.minutes[mode].tolist() for mode in modes}
+        self.mat = [mat_by_mode[c.transport] for c in ctx.carers]
+        cost_by_mode = {mode: (w.travel * ctx.minutes[mode] + w.distance * ctx.km).tolist() for mode in modes}
         self.arc = [cost_by_mode[c.transport] for c in ctx.carers]
         self.cont = [[0.0] * n for _ in range(m)]
         if w.continuity > 0:
@@ -109,8 +116,20 @@ class LnsState:
         longest = (
             max(self.late, default=0.0)
             + sum(self.dur)
-            + sum(max(max(row) for row in ctx.minutes[mode].tolist()) if n else 0.0 for mode in ctx.minutes) * max(1, n)
+            + max((float(ctx.minutes[mode].max()) for mode in modes), default=0.0) * max(1, n)
         )
+        # granular insertion: a task goes next to one of its nearest tasks (place and window)
+        self.neigh: list[list[int]] | None = None
+        self.full_scan = False  # try every position (the construction)
+        if n > GRANULAR_MIN_TASKS:
+            minutes = ctx.minutes[ctx.carers[0].transport]
+            places = np.array(self.place)
+            early = np.array(self.early)
+            rel = minutes[np.ix_(places, places)] + np.maximum(0.0, np.abs(early[:, None] - early[None, :]) - 60.0)
+            np.fill_diagonal(rel, np.inf)
+            k = min(n - 1, NEIGHBOURS)
+            near = np.argpartition(rel, k - 1, axis=1)[:, :k]
+            self.neigh = [[int(x) for x in row if int(x) != self.partner[t]] for t, row in enumerate(near)]
         self.limited = [min(self.shift_end[r], self.shift_start[r] + self.max_work[r]) < longest for r in range(m)]
 
     # ---- timing -------------------------------------------------------------------------------
@@ -157,7 +176,9 @@ class LnsState:
             t_end, here = s + dur[t], pl
         return steps
 
-    def _settle(self, S: list[float], work: list, changes: list | None, steps: int) -> int:
+    def _settle(
+        self, S: list[float], work: list, changes: list | None, steps: int, max_pushes: int = MAX_PUSHES
+    ) -> int:
         routes, route_of = self.routes, self.route_of
         pushed: dict[int, int] = {}
         while work:
@@ -165,12 +186,12 @@ class LnsState:
             # a pair pushed again and again sits on a rising cycle (a deadlock); an acyclic
             # timing settles after very few pushes per pair
             k = pushed.get(u, 0) + 1
-            if k > MAX_PUSHES:
+            if k > max_pushes:
                 raise Deadlock
             pushed[u] = k
             r = route_of[u]
             steps += self._walk(S, r, routes[r].index(u), changes, work)
-            if steps > self.step_limit:
+            if steps > self.step_limit * (1 if max_pushes == MAX_PUSHES else 10):
                 raise Deadlock
         return steps
 
@@ -187,7 +208,7 @@ class LnsState:
                 for t in route:
                     S[t] = -1e18
                 steps += self._walk_full(S, r, work)
-        self._settle(S, work, None, steps)
+        self._settle(S, work, None, steps, max_pushes=self.n + 10)
 
     def _walk_full(self, S: list[float], r: int, work: list) -> int:
         route = self.routes[r]
@@ -287,6 +308,8 @@ class LnsState:
             if nl > new_max:
                 new_max = nl
         for q in touched:
+            if not self.limited[q]:
+                continue
             if q == r:
                 over += self.route_over(q, S) - over_before
             else:
@@ -316,12 +339,15 @@ class LnsState:
         self.routes[r].remove(t)
         self.route_of[t] = -1
 
-    def best_places(self, t: int, limit: float, rng: random.Random, blink: float, keep: int = 1) -> list:
+    def best_places(
+        self, t: int, limit: float, rng: random.Random, blink: float, keep: int = 1, full: bool = False
+    ) -> list:
         """Cheapest insertion places of task ``t``: ``[(delta, r, i), ...]`` best first.
 
         Every skilled carer and position is estimated (exact unless the push reaches a
         synchronised task, whose partner's route is then not followed); the best estimates
         are re-timed exactly."""
+        full = full or self.full_scan
         n_eval = keep + EXTRA_EXACT
         cands: list[tuple[float, bool, int, int]] = []
         S, place, dur, early, late = self.S, self.place, self.dur, self.early, self.late
@@ -332,20 +358,20 @@ class LnsState:
         bound = limit
         w_late = self.w_late
         lb_t = S[u] + self.pc[t] if partner_placed else -math.inf
-        for r in self.skilled[t]:
-            if r == ru:
-                continue
+        for r, positions in self._positions(t, ru, full):
             route = self.routes[r]
             arc, mat = self.arc[r], self.mat[r]
             cont = self.cont[r][t]
-            prev_place, prev_end = self.start_place[r], self.shift_start[r]
             n_r = len(route)
-            for i in range(n_r + 1):
+            for i in positions:
+                if i > 0:
+                    p = route[i - 1]
+                    prev_place, prev_end = place[p], S[p] + dur[p]
+                else:
+                    prev_place, prev_end = self.start_place[r], self.shift_start[r]
                 nxt = route[i] if i < n_r else -1
                 next_place = place[nxt] if nxt >= 0 else self.end_place[r]
                 if blink and rng.random() < blink:
-                    if nxt >= 0:
-                        prev_place, prev_end = place[nxt], S[nxt] + dur[nxt]
                     continue
                 d_arc = arc[prev_place][pt] + arc[pt][next_place] - arc[prev_place][next_place] + cont
                 s = prev_end + mat[prev_place][pt]
@@ -364,8 +390,6 @@ class LnsState:
                             cands.sort()
                             del cands[n_eval:]
                             bound = cands[-1][0]
-                if nxt >= 0:
-                    prev_place, prev_end = place[nxt], S[nxt] + dur[nxt]
         cands.sort()
         found: list[tuple[float, int, int]] = []
         for delta, exact, r, i in cands:
@@ -381,7 +405,30 @@ class LnsState:
             if delta < limit:
                 found.append((delta, r, i))
         found.sort()
+        if not found and not full and self.neigh is not None and limit == math.inf:
+            return self.best_places(t, limit, rng, blink, keep, full=True)
         return found[:keep]
+
+    def _positions(self, t: int, ru: int, full: bool):
+        """``(route, positions)`` to try for task ``t`` (never the route ``ru`` of its partner)."""
+        if self.neigh is None or full:
+            for r in self.skilled[t]:
+                if r != ru:
+                    yield r, range(len(self.routes[r]) + 1)
+            return
+        by_route: dict[int, set[int]] = {}
+        can = self.can
+        route_of = self.route_of
+        for x in self.neigh[t]:
+            r = route_of[x]
+            if r < 0 or r == ru or not can[r][t]:
+                continue
+            i = self.routes[r].index(x)
+            by_route.setdefault(r, set()).update((i, i + 1))
+        for r in self.skilled[t]:
+            if r != ru and not self.routes[r]:
+                by_route[r] = {0}
+        yield from by_route.items()
 
     def _arc_delta(self, t: int, r: int, i: int) -> float:
         route = self.routes[r]
@@ -600,18 +647,32 @@ def _recreate(state: LnsState, visits: list[int], rng: random.Random, blink: flo
     return failed
 
 
-def solve_lns(ctx: Compiled, budget_s: float, seed: int, progress: ProgressFn | None, t0: float) -> Plan:
-    """Plan with the ruin-and-recreate search; returns a :class:`Plan` timed by its least starts."""
+def search(
+    ctx: Compiled,
+    budget_s: float,
+    seed: int,
+    progress: ProgressFn | None,
+    initial: list[list[int]] | None = None,
+) -> tuple[list[list[int]], dict[int, float], float]:
+    """Ruin-and-recreate search: ``(task routes per carer, task starts, cost)``.
+
+    ``initial`` (task routes per carer, e.g. from the PyVRP engine with pinned double visits)
+    seeds the search; visits it leaves out, or whose pair it splits, are inserted first."""
     rng = random.Random(seed)
-    deadline = t0 + budget_s
+    deadline = time.perf_counter() + budget_s
     state = LnsState(ctx)
     state.late_max = 0.0
+    if initial is not None:
+        _seed_routes(state, initial)
+    state.full_scan = True
+    placed = {state.visit[t] for route in state.routes for t in route}
     order = sorted(
-        range(len(ctx.visits)),
+        (v for v in range(len(ctx.visits)) if v not in placed),
         key=lambda v: (-len(ctx.visit_tasks[v]), -ctx.visits[v].priority, state.early[ctx.visit_tasks[v][0]]),
     )
     for v in order:
         state.insert_visit(v, rng, 0.0)
+    state.full_scan = False
     state.retime()
     current = state.total()
     best, best_routes = current, state.snapshot()
@@ -621,7 +682,7 @@ def solve_lns(ctx: Compiled, budget_s: float, seed: int, progress: ProgressFn | 
     span = max(1e-3, deadline - t_start)
     temp0 = 0.002 * max(1.0, start_cost) * (10.0 / max(10.0, math.sqrt(n_vis)))
     temp1 = temp0 / 100.0
-    q_max = max(2, min(40, int(0.25 * n_vis)))
+    q_max = max(2, min(40, int(RUIN_SHARE * n_vis)))
     iters = accepted = 0
     last_report = t_start
     while True:
@@ -665,8 +726,55 @@ def solve_lns(ctx: Compiled, budget_s: float, seed: int, progress: ProgressFn | 
     )
     state.restore(best_routes)
     _drop_overtime(state)
-    starts = {t: state.S[t] for route in state.routes for t in route}
-    return build_plan(ctx, state.routes, "lns", time.perf_counter() - t0, True, starts=starts)
+    return state.routes, {t: state.S[t] for route in state.routes for t in route}, best
+
+
+def solve_lns(
+    ctx: Compiled,
+    budget_s: float,
+    seed: int,
+    progress: ProgressFn | None,
+    t0: float,
+    initial: list[list[int]] | None = None,
+) -> Plan:
+    """Plan with :func:`search`; returns a :class:`Plan` timed by its least starts."""
+    routes, starts, _ = search(ctx, budget_s, seed, progress, initial)
+    return build_plan(ctx, routes, "lns", time.perf_counter() - t0, True, starts=starts)
+
+
+def repin(pinned: Compiled, starts: dict[int, float]) -> None:
+    """Pin each planned double visit of ``pinned`` (a ``pin_doubles`` compile) to the starts
+    ``starts`` gives its parts, so PyVRP keeps the pairs synchronised where the search put them."""
+    for ids in pinned.visit_tasks:
+        if len(ids) == 2 and all(t in starts for t in ids):
+            for t in ids:
+                pinned.tasks[t].early = pinned.tasks[t].late = starts[t]
+
+
+def _seed_routes(state: LnsState, initial: list[list[int]]) -> None:
+    """Take over ``initial`` routes: whole visits only (both parts on different carers, skilled),
+    dropping any whose timing would deadlock."""
+    ctx = state.ctx
+    where: dict[int, int] = {}
+    for r, items in enumerate(initial):
+        for t in items:
+            if t >= 0 and state.can[r][t]:
+                where[t] = r
+    keep: set[int] = set()
+    for ids in ctx.visit_tasks:
+        if all(t in where for t in ids) and len({where[t] for t in ids}) == len(ids):
+            keep.update(ids)
+    for r, items in enumerate(initial):
+        state.routes[r] = [t for t in items if t in keep and where[t] == r]
+        for t in state.routes[r]:
+            state.route_of[t] = r
+    try:
+        state.retime()
+    except Deadlock:
+        log.warning("start routes deadlock on synchronised pairs; starting from scratch")
+        state.routes = [[] for _ in range(state.m)]
+        state.route_of = [-1] * state.n
+    state.late_max = state.cost_parts()[2]
 
 
 def _drop_overtime(state: LnsState) -> None:

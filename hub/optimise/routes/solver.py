@@ -29,6 +29,8 @@ Engine = Literal["auto", "pyvrp", "ortools", "lns", "portfolio"]
 
 
 PORTFOLIO_MAX_VISITS = 100
+LNS_PYVRP_START = 150  # visits from which the lns engine starts from a PyVRP plan
+LNS_ROUNDS = 2  # PyVRP rounds (each followed by the synchronising search) on large days
 
 
 def choose_engine(problem: Problem, engine: Engine = "auto") -> str:
@@ -139,10 +141,33 @@ def plan_day(
     _report(progress, 0.0, f"compiling {len(problem.visits)} visits, {len(problem.carers)} carers")
     soft = problem.weights.lateness is not None
     if which == "lns":
+        if problem.weights.lateness is None:
+            raise ValueError("the lns engine needs soft windows (weights.lateness)")
+        if any(c.breaks or c.capacity is not None for c in problem.carers):
+            raise ValueError("the lns engine plans neither breaks nor capacities; use ortools")
         from hub.optimise.routes.engine_lns import solve_lns
 
         ctx = compile_problem(problem, pin_doubles=False)
-        plan = solve_lns(ctx, max(0.1, budget_s - (time.perf_counter() - t0)), seed, progress, t0)
+        initial = None
+        if len(problem.visits) >= LNS_PYVRP_START:
+            # large days: alternate PyVRP (double visits pinned, windows as if hard: its search is
+            # far faster than ours) with the synchronising search, which re-pins the pairs
+            from hub.optimise.routes.engine_lns import repin, search
+            from hub.optimise.routes.engine_pyvrp import solve_pyvrp
+
+            pinned = compile_problem(problem, pin_doubles=True)
+            start_routes = insertion_plan(pinned, True)
+            share = budget_s / (2 * LNS_ROUNDS + 1)  # the last search gets the rest
+            for k in range(LNS_ROUNDS):
+                _report(progress, 0.02 + k / LNS_ROUNDS * 0.9, f"round {k + 1}: PyVRP with pinned double visits")
+                initial = solve_pyvrp(pinned, share, seed + k, None, start_routes)
+                if k == LNS_ROUNDS - 1:
+                    break
+                start_routes, starts, _ = search(ctx, share, seed + k, None, initial)
+                pinned = compile_problem(problem, pin_doubles=True)
+                repin(pinned, starts)
+        rest = max(0.1, budget_s - (time.perf_counter() - t0))
+        plan = solve_lns(ctx, rest, seed, progress, t0, initial)
     elif which == "pyvrp":
         from hub.optimise.routes.engine_pyvrp import solve_pyvrp
 
