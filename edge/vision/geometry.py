@@ -106,14 +106,22 @@ class LineCrossings:
     hysteresis: float = 8.0
     _state: dict[int, _Side] = field(default_factory=dict)
 
-    def update(self, track_id: int, point: PointLike) -> str | None:
-        """Feed a track's anchor point; returns the direction name when this update is a crossing."""
+    def update(self, track_id: int, point: PointLike, cut: tuple[float, float] | None = None) -> str | None:
+        """Feed a track's anchor point; returns the direction name when this update is a crossing.
+
+        ``cut``: the box was cut by the frame border and the true anchor lies somewhere beyond ``point`` in
+        this direction (see :func:`border_cuts`). Such a point never gives a track its first side (an object
+        entering the view is often detected in part, or is another object's track taken over), and later
+        counts only where every point in that direction is on the same side of the line.
+        """
         d = self.line.signed_distance(point)
         if abs(d) < self.hysteresis:
             return None
         side = 1 if d > 0 else -1
         here = (float(point[0]), float(point[1]))
         prev = self._state.get(track_id)
+        if cut is not None and (prev is None or self._reaches_line(here, cut)):
+            return None
         if prev is None:
             self._state[track_id] = _Side(side, here)
             return None
@@ -125,6 +133,11 @@ class LineCrossings:
         if not crossed:
             return None
         return self.line.positive if side > 0 else self.line.negative
+
+    def _reaches_line(self, point: tuple[float, float], direction: tuple[float, float]) -> bool:
+        far = max(abs(c) for seg in self.line.segments for p in seg for c in p) * 4 + 1e4
+        end = (point[0] + direction[0] * far, point[1] + direction[1] * far)
+        return self.line.intersects(point, end)
 
     def forget(self, active: Iterable[int]) -> None:
         """Drop the state of tracks no longer alive."""
@@ -195,3 +208,26 @@ def bbox_anchor(xyxy: np.ndarray, anchor: str = "bottom_center") -> np.ndarray:
     if anchor == "bottom_center":
         return np.stack([cx, xyxy[:, 3]], 1)
     raise ValueError(f"unknown anchor {anchor!r}; use 'bottom_center' or 'center'")
+
+
+def border_cuts(xyxy: np.ndarray, frame_size: tuple[int, int], anchor: str = "bottom_center", margin: float = 2.0
+                ) -> list[tuple[float, float] | None]:
+    """For each box, the direction in which its true anchor may lie beyond the measured one when the frame
+    border cuts the box (``frame_size`` = height, width), or None when the anchor is seen whole.
+
+    A box cut by the left or right border has its true centre further out; for ``center`` the top and bottom
+    borders count too. For ``bottom_center`` a box cut by the bottom border still places the ground point at
+    or below the frame's bottom edge, which is what a line above it needs, so that cut is not reported.
+
+    >>> border_cuts(np.array([[0, 10, 50, 90], [100, 10, 150, 100], [150, 0, 200, 100]]), (100, 200))
+    [(-1.0, 0.0), None, (1.0, 0.0)]
+    """
+    h, w = frame_size
+    out: list[tuple[float, float] | None] = []
+    for x0, y0, x1, y1 in np.asarray(xyxy, np.float64).tolist():
+        dx = (-1.0 if x0 <= margin else 0.0) + (1.0 if x1 >= w - margin else 0.0)
+        dy = 0.0
+        if anchor == "center":
+            dy = (-1.0 if y0 <= margin else 0.0) + (1.0 if y1 >= h - margin else 0.0)
+        out.append((dx, dy) if (dx or dy) else None)
+    return out

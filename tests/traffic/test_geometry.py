@@ -15,6 +15,7 @@ from edge.vision.geometry import (
     Zone,
     ZoneDwell,
     bbox_anchor,
+    border_cuts,
     point_in_polygon,
     segments_intersect,
 )
@@ -53,6 +54,36 @@ def test_polyline_counts_on_any_segment_once() -> None:
     assert walk(c, 1, [(150, 20), (170, 10), (180, 40)]) == []  # stays left of the second segment
     assert walk(c, 2, [(150, 30), (120, 60)]) == ["positive"]
     assert walk(c, 3, [(50, -10), (50, 10)]) == ["positive"]
+
+
+def test_a_box_cut_by_the_border_gives_no_first_side() -> None:
+    """An object entering at the frame edge (or a track taken over by one) is not a crossing: the pedestrian
+    clip's false heavy was a signal box cut by the right border whose track a man walking in then took over."""
+    c = LineCrossings(CountingLine("kerb", [(0, 288), (640, 288)], "towards", "away"), hysteresis=4)
+    right = (1.0, 0.0)
+    for p in [(594, 242), (594, 245)]:
+        assert c.update(9, p, right) is None
+    assert c.update(9, (611, 352), right) is None
+    assert c.update(9, (590, 357)) is None  # first whole view: only now does the track have a side
+    assert walk(c, 9, [(580, 300), (570, 250)]) == ["away"]
+
+
+def test_a_cut_box_counts_where_its_true_anchor_must_be_beyond_the_line() -> None:
+    """A car leaving to the left across a vertical line: once cut, its measured centre lies right of its true
+    centre, so it counts only when the measured centre is already past the line."""
+    c = LineCrossings(CountingLine("edge", [(92, 0), (92, 432)], "west", "east"), hysteresis=5)
+    left = (-1.0, 0.0)
+    assert c.update(1, (200, 200)) is None
+    assert c.update(1, (120, 200), left) is None
+    assert c.update(1, (60, 200), left) == "west"
+    assert c.update(2, (200, 200)) is None
+    assert c.update(2, (95, 200), left) is None  # true centre unknown: could be either side
+
+
+def test_border_cuts_name_the_direction_of_the_true_anchor() -> None:
+    boxes = np.array([[0, 10, 50, 90], [10, 10, 60, 100], [10, 0, 60, 50]], np.float32)
+    assert border_cuts(boxes, (100, 200)) == [(-1.0, 0.0), None, None]  # ground point of a cut-off body is fine
+    assert border_cuts(boxes, (100, 200), "center") == [(-1.0, 0.0), (0.0, 1.0), (0.0, -1.0)]
 
 
 def test_forget_drops_dead_tracks() -> None:

@@ -22,7 +22,7 @@ from edge.pipelines.traffic.counting import (
 )
 from edge.sources.video import Frame, FrameGrabber
 from edge.vision.detect import Detections, Detector, DetectorSettings, make_detector
-from edge.vision.geometry import CountingLine, LineCrossings, Zone, ZoneDwell, bbox_anchor
+from edge.vision.geometry import CountingLine, LineCrossings, Zone, ZoneDwell, bbox_anchor, border_cuts
 from edge.vision.health import HealthThresholds, ViewHealth
 from edge.vision.tracking import ByteTracker, TrackerSettings
 from protocol import Command
@@ -262,6 +262,7 @@ class TrafficPipeline(Pipeline):
         for tid, label, conf in zip(tracks.track_id.tolist(), labels, tracks.conf.tolist(), strict=True):
             votes.add(tid, label, conf)
         anchors = bbox_anchor(tracks.xyxy, self.config.anchor)
+        cuts = border_cuts(tracks.xyxy, g.size, self.config.anchor)
         for tid in tracks.track_id.tolist():
             self._last_seen[tid] = frame.t_s
         # a track unmatched for a frame or two is only lost, not ended: keep its side and votes
@@ -270,8 +271,8 @@ class TrafficPipeline(Pipeline):
         self._last_seen = {tid: self._last_seen[tid] for tid in alive}
         changed = False
         for crossing, classes in g.crossings:
-            for tid, point in zip(tracks.track_id.tolist(), anchors, strict=True):
-                direction = crossing.update(tid, point)
+            for tid, point, cut in zip(tracks.track_id.tolist(), anchors, cuts, strict=True):
+                direction = crossing.update(tid, point, cut)
                 cls = votes.label(tid)
                 if direction and cls in self.bins.counts[crossing.line.name] and (classes is None or cls in classes):
                     self.bins.add_crossing(crossing.line.name, cls, direction)
