@@ -34,7 +34,7 @@ class DayRequest(BaseModel):
     problem: Problem
     budget_s: float = Field(default=10.0, gt=0, le=MAX_BUDGET_S, description="search seconds")
     seed: int = 1
-    engine: Literal["auto", "pyvrp", "ortools", "portfolio"] = "auto"
+    engine: Literal["auto", "pyvrp", "ortools", "lns", "portfolio"] = "auto"
 
 
 class DaysRequest(BaseModel):

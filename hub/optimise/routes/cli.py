@@ -51,7 +51,7 @@ def _outputs(p: argparse.ArgumentParser) -> None:
 def _search(p: argparse.ArgumentParser, budget: float) -> None:
     p.add_argument("--budget", type=float, default=budget, help=f"seconds of search (default {budget:g})")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    p.add_argument("--engine", choices=["auto", "pyvrp", "ortools", "portfolio"], default="auto")
+    p.add_argument("--engine", choices=["auto", "pyvrp", "ortools", "lns", "portfolio"], default="auto")
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

@@ -30,20 +30,24 @@ Engine = Literal["auto", "pyvrp", "ortools", "lns", "portfolio"]
 
 PORTFOLIO_MAX_VISITS = 100
 LNS_PYVRP_START = 150  # visits from which the lns engine starts from a PyVRP plan
+LNS_MAX_VISITS = 1000  # the lns engine holds place-to-place travel as Python lists
 LNS_ROUNDS = 2  # PyVRP rounds (each followed by the synchronising search) on large days
 
 
 def choose_engine(problem: Problem, engine: Engine = "auto") -> str:
     """Engine for ``auto``.
 
-    ``ortools`` when lateness is allowed (soft windows); ``portfolio`` (both engines on half the
-    budget each, the better plan wins) for small days (<= 100 visits) with double visits, where pinning the pair's
-    start for PyVRP can cost travel that OR-Tools' own synchronisation saves; else ``pyvrp``.
+    Soft windows (``weights.lateness`` set): ``lns`` (ruin and recreate with native
+    synchronisation), or ``ortools`` when carers have breaks or capacities or the day has more
+    than ``LNS_MAX_VISITS`` visits. Hard windows: ``portfolio`` (both engines on half the budget
+    each, the better plan wins) for small days (<= 100 visits) with double visits, where pinning
+    the pair's start for PyVRP can cost travel that OR-Tools' own synchronisation saves; else
+    ``pyvrp``.
     """
     if engine != "auto":
         return engine
     if problem.weights.lateness is not None:
-        if any(c.breaks or c.capacity is not None for c in problem.carers):
+        if any(c.breaks or c.capacity is not None for c in problem.carers) or len(problem.visits) > LNS_MAX_VISITS:
             return "ortools"
         return "lns"
     if any(v.double is not None for v in problem.visits) and len(problem.visits) <= PORTFOLIO_MAX_VISITS:
