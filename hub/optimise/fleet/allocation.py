@@ -45,6 +45,12 @@ ProgressFn = Callable[[float, str], None]
 DAY_S = 86400
 CLIQUE_CACHE = 64
 REPLAN_ROUNDS = 4
+#: Grid step (s) of the rest windows in the rest-aware bound (``sleep`` charging rule).
+REST_STEP_S = 900.0
+#: The rest-aware model is solved as a MIP for pools up to this many jobs (its LP relaxation is weak:
+#: fractional rests), with this time limit; larger pools keep the count model's bound.
+REST_MIP_MAX_JOBS = 3000
+REST_MIP_SECONDS = 30.0
 
 
 # ------------------------------------------------------------------ eligibility and charging
@@ -647,6 +653,175 @@ def _plan(pool: _Pool, jobs: Jobs, types: list[VehicleType], allowance: float, t
     return plan, bound, status
 
 
+def rest_aware_bound(pool: _Pool, types: list[VehicleType], fleet: list[Vehicle], allowance: float,
+                     step_s: float = REST_STEP_S, time_limit: float = 60.0,
+                     integer: bool = False) -> tuple[float, np.ndarray] | None:
+    """A lower bound on the pool's allocation value (relative to all-allowance) that respects EV
+    range under the ``sleep`` charging rule, and the plan (type per job, -1: allowance) of the best
+    integer solution found; None where it does not apply.
+
+    The count model plus, per EV type, *rest* variables ``w[k]`` (vehicles of the type resting in a
+    window of ``sleep - slack - step`` from grid time ``k * step``) and an aggregate charge ``E``:
+    every trip start draws its km from ``E``, every finished rest adds at most a full range,
+    ``0 <= E <= n * range`` (all vehicles start full), and a resting vehicle is counted in the clique
+    rows of the instants its window covers. Any real schedule maps onto it (a gap of ``sleep`` hours
+    after the slack holds a grid window of that length, which ends before the next trip starts), so
+    its optimum (solved as a MIP; its dual bound at the time limit) is a lower bound; unlike the
+    count model it knows that an EV driven round the clock cannot recharge.
+    """
+    settings = pool.settings
+    if settings.charging_model != "sleep" or len(pool.start) == 0:
+        return None
+    ev_types = {}
+    for t, vt in enumerate(types):
+        bats = [Battery.of(fleet[k], settings) for k in vt.members]
+        rng = max(b.range_km for b in bats)
+        window = min(b.sleep_s for b in bats) - pool.slack_s - step_s
+        if np.isfinite(rng) and vt.count > 0 and window > 0:
+            ev_types[t] = (rng, window)
+    if not ev_types:
+        return None
+    n = len(pool.start)
+    costs, col_job, col_type = [], [], []
+    for t, vt in enumerate(types):
+        js = np.flatnonzero(vt.mask)
+        c = (vt.price_km - allowance) * pool.km[js]
+        keep = (c < 0) & (vt.count > 0)
+        costs.append(c[keep])
+        col_job.append(js[keep])
+        col_type.append(np.full(int(keep.sum()), t))
+    cost = np.concatenate(costs)
+    col_job = np.concatenate(col_job)
+    col_type = np.concatenate(col_type)
+    m = len(cost)
+    if m == 0:
+        return 0.0, np.full(n, -1)
+    rows, cols, vals, upper = [], [], [], []
+    n_rows = 0
+
+    def add_row(cs: np.ndarray, vs: np.ndarray, ub: float) -> None:
+        nonlocal n_rows
+        rows.append(np.full(len(cs), n_rows))
+        cols.append(np.asarray(cs, dtype=np.int64))
+        vals.append(np.asarray(vs, dtype=float))
+        upper.append(ub)
+        n_rows += 1
+
+    # every trip at most once
+    rows.append(col_job.astype(np.int64))
+    cols.append(np.arange(m, dtype=np.int64))
+    vals.append(np.ones(m))
+    upper.extend([1.0] * n)
+    n_rows = n
+    n_cols = m
+    for t, vt in enumerate(types):
+        mine = np.flatnonzero(col_type == t)
+        if len(mine) == 0:
+            continue
+        job_to_col = np.full(n, -1)
+        job_to_col[col_job[mine]] = mine
+        sel = np.flatnonzero(job_to_col >= 0)
+        cliques = maximal_cliques(pool.start[sel], pool.end[sel] + pool.slack_s)
+        rest = ev_types.get(t)
+        if rest is None:
+            for cl in cliques:
+                if len(cl) > vt.count:
+                    add_row(job_to_col[sel[cl]], np.ones(len(cl)), float(vt.count))
+            continue
+        rng, window = rest
+        t0 = np.floor(pool.start.min() / step_s) * step_s
+        n_slots = int(np.ceil((pool.end.max() + pool.slack_s - t0) / step_s)) + 1
+        w0 = n_cols  # rest variables w[k], k = 0..n_slots-1: window [t0 + k*step, t0 + k*step + window)
+        n_cols += n_slots
+        # at every trip start and just before every trip end (+ slack): vehicles driving + resting <= n
+        st, en = pool.start[sel], pool.end[sel] + pool.slack_s
+        instants = np.unique(np.concatenate([st, en - 1e-3]))
+        by_start = np.argsort(st, kind="stable")
+        for tau in instants:
+            upto = by_start[: int(np.searchsorted(st[by_start], tau, side="right"))]
+            running = upto[en[upto] > tau]
+            hi = int(np.floor((tau - t0) / step_s))
+            lo = max(0, int(np.floor((tau - window - t0) / step_s)) + 1)
+            ks = np.arange(lo, min(hi, n_slots - 1) + 1)
+            ks = ks[(t0 + ks * step_s <= tau) & (tau < t0 + ks * step_s + window)]
+            if len(running) + len(ks) > vt.count:
+                add_row(np.concatenate([job_to_col[sel[running]], w0 + ks]), np.ones(len(running) + len(ks)),
+                        float(vt.count))
+        # charge: events in time order (refills at window ends, draws at trip starts; a refill at the
+        # same instant as a start counts first, as a rest ending at a start lets the battery be full)
+        ev_time = np.concatenate([t0 + np.arange(n_slots) * step_s + window, pool.start[sel]])
+        ev_kind = np.concatenate([np.zeros(n_slots), np.ones(len(sel))])
+        ev_ref = np.concatenate([np.arange(n_slots), sel])
+        order = np.lexsort((ev_kind, ev_time))
+        e_prev = -1  # E before the first event: n * range (a constant)
+        cap = vt.count * rng
+        e_cols = []
+        for q in order:
+            e_cur = n_cols
+            n_cols += 1
+            e_cols.append(e_cur)
+            if ev_kind[q] == 0:
+                var, coef = w0 + int(ev_ref[q]), -rng
+            else:
+                var, coef = int(job_to_col[int(ev_ref[q])]), float(pool.km[int(ev_ref[q])])
+            if e_prev < 0:  # E_cur + draw - refill <= cap
+                add_row(np.array([e_cur, var]), np.array([1.0, coef]), cap)
+            else:  # E_cur - E_prev + draw - refill <= 0
+                add_row(np.array([e_cur, e_prev, var]), np.array([1.0, -1.0, coef]), 0.0)
+            e_prev = e_cur
+        ev_types[t] = (rng, window, w0, n_slots, np.array(e_cols), cap)
+    a = coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                   shape=(n_rows, n_cols)).tocsc()
+    col_cost = np.zeros(n_cols)
+    col_cost[:m] = cost
+    col_upper = np.full(n_cols, highspy.kHighsInf)
+    col_upper[:m] = 1.0
+    for t, spec in ev_types.items():
+        if len(spec) == 6:
+            _, _, w0, n_slots, e_cols, cap = spec
+            col_upper[w0:w0 + n_slots] = float(types[t].count)
+            col_upper[e_cols] = cap
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_cols
+    lp.num_row_ = n_rows
+    lp.col_cost_ = col_cost
+    lp.col_lower_ = np.zeros(n_cols)
+    lp.col_upper_ = col_upper
+    lp.row_lower_ = np.full(n_rows, -highspy.kHighsInf)
+    lp.row_upper_ = np.asarray(upper, dtype=float)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr
+    lp.a_matrix_.index_ = a.indices
+    lp.a_matrix_.value_ = a.data
+    if integer:
+        is_int = np.zeros(n_cols, dtype=bool)
+        is_int[:m] = True
+        for spec in ev_types.values():
+            if len(spec) == 6:
+                is_int[spec[2]:spec[2] + spec[3]] = True
+        lp.integrality_ = [highspy.HighsVarType.kInteger if x else highspy.HighsVarType.kContinuous for x in is_int]
+    h = _highs()
+    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("mip_rel_gap", 1e-4)
+    h.passModel(lp)
+    h.run()
+    info = h.getInfo()
+    if integer:
+        bound = float(info.mip_dual_bound)
+    elif h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+        bound = float(info.objective_function_value)
+    else:
+        return None
+    if not np.isfinite(bound):
+        return None
+    plan = np.full(n, -1)
+    if info.primal_solution_status == 2:
+        x = np.asarray(h.getSolution().col_value)[:m]
+        chosen = x > 0.5
+        plan[col_job[chosen]] = col_type[chosen]
+    return bound, plan
+
+
 def _allocate_pool(pool: _Pool, jobs: Jobs, types: list[VehicleType], fleet: list[Vehicle], prices: list[float],
                    allowance: float, time_limit: float, mip_gap: float) -> tuple[dict[int, list[int]], float, str]:
     """Logs, lower bound and status of one pool. When EV charge breaks the plan, the failed
@@ -654,11 +829,24 @@ def _allocate_pool(pool: _Pool, jobs: Jobs, types: list[VehicleType], fleet: lis
     bound is the first plan's, which ignores range and so holds for the true problem."""
     plan, bound, status = _plan(pool, jobs, types, allowance, time_limit, mip_gap)
     logs, failed = _decode(pool, types, plan, fleet, prices)
+    rest_plan = None
+    if failed and len(pool.start) <= REST_MIP_MAX_JOBS:
+        # range broke the plan: the count model's bound is weak, solve the rest-aware model
+        rest = rest_aware_bound(pool, types, fleet, allowance, time_limit=min(time_limit, REST_MIP_SECONDS),
+                                integer=True)
+        if rest is not None:
+            rest_plan = rest[1]
+            if rest[0] > bound:
+                bound, status = rest[0], f"{status}; rest-aware bound"
 
     def cost_of(lg: dict[int, list[int]]) -> float:
         return sum((prices[k] - allowance) * pool.km[j] for k, js in lg.items() for j in js)
 
     best = cost_of(logs)
+    if rest_plan is not None:  # its plan knows about charging: decode it too
+        trial, _ = _decode(pool, types, rest_plan, fleet, prices)
+        if cost_of(trial) < best - 1e-9:
+            logs, best = trial, cost_of(trial)
     masks = [vt.mask.copy() for vt in types]
     for _ in range(REPLAN_ROUNDS):
         if not failed:
