@@ -32,6 +32,8 @@ ProgressFn = Callable[[float, str], None]
 DEFAULT_CO2E_PRICES = (0.0, 500.0, 3000.0, 6000.0, 12000.0, 25000.0, 60000.0, 150000.0, 400000.0)
 #: Seconds (on ``workers`` cores, counted in CPU time) after which the search returns its best so far.
 DEFAULT_TIME_BUDGET_S = 50.0
+#: Lean starting fleets, as shares of the pool's peak concurrency.
+LEAN_FRACTIONS = (1.0, 0.5)
 #: Fleets of a pool's front re-dispatched at the settings' price for the municipality-wide choice.
 AT_PRICE_MAX = 16
 
@@ -292,11 +294,12 @@ def search_pool(trips: Roundtrips, groups: list[Group], settings: Settings, peri
                 locations: list[int], mus: Sequence[float], max_unallocated: int | str | None = "today",
                 max_add: int = 3, co2e_guide: float | None = None, budget_s: float | None = None,
                 multi_start: bool = True) -> PoolSearchResult:
-    """Search one pool: at the settings' CO2e price from today's fleet and from a lean fleet (peak
-    concurrency), then a sweep over the other CO2e prices (each search starting where the previous
-    ended). With ``co2e_guide`` (t/yr) it also looks for the least-TCO fleet at the settings' price
-    that emits at most that (the evaluated fleets meeting it, cheapest first, then a descent held to
-    it), so that clean fleets dispatched at the settings' price are on hand for the final choice.
+    """Search one pool: at the settings' CO2e price from today's fleet and from lean fleets (the peak
+    concurrency and half of it, of the one group cheapest to run), then a sweep over the other CO2e
+    prices (each search starting where the previous ended). With ``co2e_guide`` (t/yr) it also
+    looks for the least-TCO fleet at the settings' price that emits at most that (the evaluated
+    fleets meeting it, cheapest first, then a descent held to it), so that clean fleets dispatched
+    at the settings' price are on hand for the final choice.
 
     ``max_unallocated``: a cap on unallocated roundtrips, ``"today"`` for as many as today's fleet
     leaves (the service level stays), or None for pure TCO. A group may grow to today's count +
@@ -328,7 +331,9 @@ def search_pool(trips: Roundtrips, groups: list[Group], settings: Settings, peri
         return p
 
     order = _sweep_order(mus, price)
-    starts = [today, lean_start(ev, peak, limits, price)] if multi_start else [today]
+    starts = [today]
+    if multi_start:  # lean fleets: peak concurrency, and half of it (the rest paid as allowance if cheaper)
+        starts += [lean_start(ev, max(1, round(peak * f)), limits, price) for f in LEAN_FRACTIONS]
     at_price = [p for p in (run(s, price) for s in dict.fromkeys(starts)) if p is not None]
     ok = [p for p in at_price if cap is None or p.unallocated_trips <= cap] or at_price
     best[price] = min(ok, key=lambda p: p.objective())
