@@ -293,7 +293,7 @@ def sim_actions(writes: dict[str, float], step: Step, info: ModelInfo, switchabl
     """Point writes → EnergyPlus actuators. ``<ahu>.vent`` = outdoor-air fraction of design (0 lets the unit's own
     thermostat cycle the fan); ``<zone>.lights_cap`` caps lighting; ``building.standby_cut`` (relay 0/1) switches off
     the plug circuits that are on switchable relays (``switchable_plug_fraction`` of the plug load)."""
-    from edge.sources.energyplus import Actions, fan_schedule, min_oa_schedule
+    from edge.sources.energyplus import Actions, box_min_schedule, fan_schedule, min_oa_schedule, sat_schedule
 
     a = Actions()
     for point, value in writes.items():
@@ -302,6 +302,11 @@ def sim_actions(writes: dict[str, float], step: Step, info: ModelInfo, switchabl
             a.heat_sp_c[target] = value
         elif what == "cool_sp":
             a.cool_sp_c[target] = value
+        elif what == "vent" and target in info.box_min_fraction:
+            # a room's VAV box: minimum flow as a multiple of its design minimum (capped at the box maximum)
+            a.schedules[box_min_schedule(target)] = min(info.box_min_fraction[target] * max(value, 0.0), 1.0)
+        elif what == "supply_air" and target in info.sat_ahus:
+            a.schedules[sat_schedule(target)] = value
         elif what == "vent":
             # DCV resets the unit's minimum outdoor air (its economiser stays free to add more for free cooling);
             # only a boost above design fixes the flow. 0 hands the fan back to the unit's own heat cycling.

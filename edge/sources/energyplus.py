@@ -205,6 +205,16 @@ def min_oa_schedule(ahu: str) -> str:
     return f"{ahu} Min OA Schedule"
 
 
+def sat_schedule(ahu: str) -> str:
+    """The air handler's own copy of its supply-air temperature setpoint schedule (VAV units)."""
+    return f"{ahu} SAT Schedule"
+
+
+def box_min_schedule(zone: str) -> str:
+    """The zone's VAV box minimum air-flow fraction schedule."""
+    return f"{zone} VAV Min Flow"
+
+
 def _per_fan_schedules(objects: list[IdfObject]) -> None:
     """Give each air handler's fan (and its night-cycle manager) and its outdoor-air controller their own copies of the
     shared operation and minimum outdoor-air schedules, so a controller can run and ventilate one unit without the
@@ -225,6 +235,35 @@ def _per_fan_schedules(objects: list[IdfObject]) -> None:
             compact[name] = ["Schedule:Compact", name, *compact[obj[idx]][2:]]
             objects.append(compact[name])
         obj[idx] = name
+    for obj in objects_of(objects, "SetpointManager:Scheduled"):
+        if obj[2].lower() == "temperature" and obj[3] in compact and obj[1].endswith(" SAT setpoint"):
+            name = sat_schedule(obj[1].removesuffix(" SAT setpoint"))
+            if name not in compact:
+                compact[name] = ["Schedule:Compact", name, *compact[obj[3]][2:]]
+                objects.append(compact[name])
+            obj[3] = name
+    # VAV boxes with a constant minimum flow fraction get a constant schedule of the same value, so a controller can
+    # turn the box minimum down when the room is empty or its CO2 low (identical values: the baseline is unchanged)
+    for obj in objects_of(objects, "AirTerminal:SingleDuct:VAV:Reheat"):
+        if obj[6].lower() != "constant" or not obj[1].endswith(" VAV Box Component"):
+            continue
+        try:
+            fraction = float(obj[7])
+        except ValueError:
+            continue  # autosized minimum: left to the model
+        name = box_min_schedule(obj[1].removesuffix(" VAV Box Component"))
+        objects.append(["Schedule:Constant", name, "", f"{fraction}"])
+        obj[6], obj[9] = "Scheduled", name
+
+
+def box_min_fractions(objects: list[IdfObject]) -> dict[str, float]:
+    """Zone -> design minimum flow fraction of its (scheduled) VAV box."""
+    const = {o[1]: o[3] for o in objects_of(objects, "Schedule:Constant")}
+    out = {}
+    for obj in objects_of(objects, "AirTerminal:SingleDuct:VAV:Reheat"):
+        if obj[6].lower() == "scheduled" and obj[9] in const and obj[1].endswith(" VAV Box Component"):
+            out[obj[1].removesuffix(" VAV Box Component")] = float(const[obj[9]])
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- runtime
@@ -243,6 +282,7 @@ class Step:
     ahu_oa_kg_s: dict[str, float]
     ahu_supply_c: dict[str, float]
     schedule_values: dict[str, float]
+    zone_cool_sp_c: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -278,6 +318,8 @@ class ModelInfo:
     equipment: dict[str, tuple[str, str, float]]  # ElectricEquipment name -> (zone, schedule, design W)
     lights: dict[str, tuple[str, str, float]]  # Lights name -> (zone, schedule, design W)
     schedules: list[str]
+    box_min_fraction: dict[str, float] = field(default_factory=dict)  # zone -> design VAV box minimum flow fraction
+    sat_ahus: list[str] = field(default_factory=list)  # air handlers with a scheduled supply-air temperature
 
 
 METERS = (
@@ -405,6 +447,7 @@ class Testbed:
                 "Zone Air CO2 Concentration",
                 "Zone People Occupant Count",
                 "Zone Thermostat Heating Setpoint Temperature",
+                "Zone Thermostat Cooling Setpoint Temperature",
             ):
                 ex.request_variable(state, var, zone)
         ex.request_variable(state, "Site Outdoor Air Drybulb Temperature", "Environment")
@@ -423,6 +466,7 @@ class Testbed:
                     ex.get_variable_handle(state, "Zone Air CO2 Concentration", zone),
                     ex.get_variable_handle(state, "Zone People Occupant Count", zone),
                     ex.get_variable_handle(state, "Zone Thermostat Heating Setpoint Temperature", zone),
+                    ex.get_variable_handle(state, "Zone Thermostat Cooling Setpoint Temperature", zone),
                 )
             h["oat"] = ex.get_variable_handle(state, "Site Outdoor Air Drybulb Temperature", "Environment")
             h["meters"] = {m: ex.get_meter_handle(state, m) for m in METERS}
@@ -474,6 +518,8 @@ class Testbed:
                 equipment=design("Plug and Process Power Design Level", equipment),
                 lights=design("Lighting Power Design Level", lights),
                 schedules=schedules,
+                box_min_fraction={z: f for z, f in box_min_fractions(objects).items() if z in zones},
+                sat_ahus=[a for a in ahu_zones if sat_schedule(a) in schedules],
             )
 
         def actuator(kind: str, control: str, key: str) -> int:
@@ -550,6 +596,7 @@ class Testbed:
                 ahu_oa_kg_s={a: ex.get_variable_value(st, hs[0]) for a, hs in handles["ahu"].items()},
                 ahu_supply_c={a: ex.get_variable_value(st, hs[1]) for a, hs in handles["ahu"].items()},
                 schedule_values={sc: ex.get_variable_value(st, hs) for sc, hs in handles["sched"].items()},
+                zone_cool_sp_c={z: ex.get_variable_value(st, hs[4]) for z, hs in zh.items()},
             )
             traj.steps.append(step)
             if controller is not None:

@@ -33,6 +33,12 @@ def building_hours(days: int, seed: int = 1, fault: str | None = None, onset_day
             rooms = dict.fromkeys(rooms, 21.0)
         if faulty and fault == "stuck_valve":
             rooms["B"] = 27.0
+        heat_sp = dict.fromkeys(rooms, 21.0 if work else 16.0)
+        cool_sp = dict.fromkeys(rooms, 24.0 if work else 27.0)
+        if faulty and fault == "simultaneous_heat_cool" and work:
+            # neighbours fight: two rooms heat to 23.5 °C, the others' thermostats are mis-set to cool from 20.5 °C
+            for i, name in enumerate(rooms):
+                heat_sp[name], cool_sp[name] = (23.5, 24.5) if i in (0, 2) else (19.5, 20.5)
         out.append(
             HourRecord(
                 start=t,
@@ -46,13 +52,14 @@ def building_hours(days: int, seed: int = 1, fault: str | None = None, onset_day
                 occupied=work,
                 oa_fraction=oa,
                 room_temp_c=rooms,
-                room_heat_sp_c=dict.fromkeys(rooms, 21.0),
+                room_heat_sp_c=heat_sp,
+                room_cool_sp_c=cool_sp,
             )
         )
     return out
 
 
-@pytest.mark.parametrize("fault", ["vent_night", "plug_standby", "stuck_valve", "no_setback"])
+@pytest.mark.parametrize("fault", ["vent_night", "plug_standby", "stuck_valve", "no_setback", "simultaneous_heat_cool"])
 def test_detectors_find_the_fault_within_48_hours(fault: str) -> None:
     found = detect(building_hours(7, fault=fault), AREA)
     onset = START + dt.timedelta(days=3)

@@ -10,7 +10,7 @@ from edge.pipelines.base import PipelineConfig
 from edge.pipelines.energy.control import ControlSettings, SafetyLimits
 from protocol.streams.energy import PointKind
 
-WRITABLE_KINDS = {"heat_setpoint", "cool_setpoint", "vent_speed", "lights_cap", "standby_relay"}
+WRITABLE_KINDS = {"heat_setpoint", "cool_setpoint", "vent_speed", "lights_cap", "standby_relay", "supply_air"}
 
 
 class Point(BaseModel):

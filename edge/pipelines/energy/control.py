@@ -17,6 +17,14 @@ from edge.pipelines.energy.kpi import SERVICE_ZONE_WORDS
 
 OCCUPIED_PERSONS = 0.5  # a PIR / people count at or above this means "someone is there"
 
+# Air-side resets (VAV units). Module constants, not settings, until the device schema carries them.
+SAT_MIN_C = 12.8  # supply-air temperature when rooms need cooling (the reference design value)
+SAT_MAX_C = 18.0  # supply-air temperature when no room needs cooling: less reheat of over-cooled air
+SAT_RESET_SPAN_K = 1.5  # rooms this far above (heating setpoint + 1 K) pull the supply air down to SAT_MIN_C
+BOX_IDLE_FRACTION = 0.3  # VAV box minimum, of its design minimum, in an empty room that needs no heat
+BOX_LOW_CO2_FRACTION = 0.5  # ... in an occupied room at low CO2 (DCV at the box)
+BOX_MAX = 2.0  # ... above the CO2 limit (boost)
+
 
 class ControlSettings(BaseModel):
     """Setpoints and limits of the building controller. Temperatures in °C, CO2 in ppm."""
@@ -66,6 +74,11 @@ class SafetyLimits(BaseModel):
     vent_max_fraction: float = 1.5
     min_deadband_k: float = 1.0
 
+    # supply-air temperature setpoints are clamped to the design range of the reset (not a config field yet)
+    @property
+    def supply_air_range_c(self) -> tuple[float, float]:
+        return (SAT_MIN_C, SAT_MAX_C)
+
 
 @dataclass
 class BuildingState:
@@ -88,6 +101,8 @@ class Decision:
     vent_fraction: dict[str, float | None] = field(default_factory=dict)  # per air handler, of design outdoor air
     ahu_mode: dict[str, str] = field(default_factory=dict)  # "run": ventilate; "auto": fan only on heat demand
     lights_fraction_cap: dict[str, float | None] = field(default_factory=dict)  # per zone
+    box_min_fraction: dict[str, float] = field(default_factory=dict)  # per zone: VAV box minimum, of design minimum
+    supply_air_c: dict[str, float] = field(default_factory=dict)  # per air handler: supply-air temperature setpoint
     standby_cut: bool = False
     mode: str = "auto"
 
@@ -128,6 +143,11 @@ def apply_limits(decision: Decision, limits: SafetyLimits) -> Decision:
     for ahu, frac in decision.vent_fraction.items():
         if frac is not None:
             decision.vent_fraction[ahu] = clamp(frac, limits.vent_min_fraction, limits.vent_max_fraction)
+    for zone, frac in decision.box_min_fraction.items():
+        decision.box_min_fraction[zone] = clamp(frac, 0.0, BOX_MAX)
+    low, high = limits.supply_air_range_c
+    for ahu, sat in decision.supply_air_c.items():
+        decision.supply_air_c[ahu] = clamp(sat, low, high)
     return decision
 
 
@@ -227,10 +247,17 @@ class BuildingController:
         decision = ctl.decide(state)
     """
 
-    def __init__(self, settings: ControlSettings, limits: SafetyLimits, ahu_zones: dict[str, list[str]]) -> None:
+    def __init__(
+        self,
+        settings: ControlSettings,
+        limits: SafetyLimits,
+        ahu_zones: dict[str, list[str]],
+        sat_reset_ahus: tuple[str, ...] | list[str] = (),
+    ) -> None:
         self.s = settings
         self.limits = limits
         self.ahu_zones = ahu_zones
+        self.sat_reset_ahus = set(sat_reset_ahus)  # VAV units whose supply-air temperature we may reset
         self.occupancy = OccupancyModel(settings)
         self.response = HeatingResponse()
         self._last_seen: dict[str, dt.datetime] = {}
@@ -278,11 +305,16 @@ class BuildingController:
             d.heat_sp_c[zone] = self.s.heat_occupied_c if comfort else self.s.heat_setback_c
             d.cool_sp_c[zone] = self.s.cool_occupied_c if comfort else self.s.cool_setback_c
             d.lights_fraction_cap[zone] = None if occupied[zone] else self.s.lights_unoccupied_fraction
+            d.box_min_fraction[zone] = self._box_min(zone, state, occupied[zone], d.heat_sp_c[zone] or 0.0)
         purge = to_start * 60 <= self.s.purge_minutes
         for ahu, zones in self.ahu_zones.items():
             co2 = max((state.zone_co2_ppm.get(z, 400.0) for z in zones), default=400.0)
             running = self._ventilating.get(ahu, False)
-            running = co2 >= self.s.co2_target_ppm or (running and co2 > self.s.vent_off_ppm) or purge
+            # ventilate for CO2 only while someone is (or is expected to be) served: air left stale by the evening's
+            # last users is flushed by the purge before the next arrival, not by running the fans all evening
+            served = expected or any(occupied.get(z, False) for z in zones)
+            running = served and (co2 >= self.s.co2_target_ppm or (running and co2 > self.s.vent_off_ppm))
+            running = running or purge
             self._ventilating[ahu] = running
             # in comfort mode a unit heats continuously once a room falls short, until gains lift every room
             # above the setpoint: thermostat cycling (1 K band) would let rooms sag below the comfort band
@@ -301,12 +333,39 @@ class BuildingController:
             if warm > 0 and state.outdoor_c < self.s.free_cooling_below_c:
                 fracs.append(min(warm / 2.0, 1.0))
                 running = True
+            # a room warming towards its cooling setpoint in comfort mode gets the fan (and the unit's cooling) now,
+            # not only once the unit's own night-cycle manager sees it 1 K past the setpoint
+            cool_sp = self.s.cool_occupied_c - 0.5
+            if any(state.zone_temp_c.get(z, 0.0) >= cool_sp for z in comfort):
+                running = True
             frac = max([*fracs, self.s.vent_min_fraction if running else 0.0])
             d.vent_fraction[ahu] = frac
             d.ahu_mode[ahu] = "run" if running else "auto"
+            if ahu in self.sat_reset_ahus:
+                # supply-air temperature reset on the warmest served room: cold supply air only when a room needs it
+                # (and always in warm weather), otherwise warm air that the boxes need not reheat
+                served_rooms = [z for z in zones if not is_service_zone(z)]
+                warm_by = self.s.heat_occupied_c + 1.0
+                warmest = max((state.zone_temp_c.get(z, 0.0) - warm_by for z in served_rooms), default=0.0)
+                pull = clamp(warmest / SAT_RESET_SPAN_K, 0.0, 1.0)
+                if state.outdoor_c >= self.s.free_cooling_below_c:
+                    pull = 1.0
+                d.supply_air_c[ahu] = SAT_MAX_C - (SAT_MAX_C - SAT_MIN_C) * pull
         d.standby_cut = not anyone and not expected  # plug loads need not wait for the rooms to warm up
         d.mode = "occupied" if anyone else ("preheat" if preheat else ("expected" if expected else "setback"))
         return apply_limits(d, self.limits)
+
+    def _box_min(self, zone: str, state: BuildingState, occupied: bool, heat_sp: float) -> float:
+        """VAV box minimum flow, as a multiple of its design minimum (the reference boxes: 30 % of maximum): full when
+        the room is short of heat (the reheat coil heats at the minimum flow), following CO2 while occupied (low at
+        low CO2, above design up to ``BOX_MAX`` when CO2 nears the limit), lowest when the room is empty."""
+        need_heat = state.zone_temp_c.get(zone, 99.0) < heat_sp - self.s.cycling_band_k
+        co2 = state.zone_co2_ppm.get(zone, 400.0)
+        low = BOX_LOW_CO2_FRACTION if occupied else BOX_IDLE_FRACTION
+        span = max(self.s.co2_limit_ppm - self.s.co2_target_ppm, 1.0)
+        demand = (co2 - self.s.co2_target_ppm) / span  # 0 at the target, 1 at the limit
+        frac = clamp(low + (1.0 - low) * demand if demand <= 1.0 else 1.0 + (demand - 1.0) * 4.0, low, BOX_MAX)
+        return max(frac, 1.0) if need_heat else frac
 
     def _learn_recovery(self, state: BuildingState, rooms: list[str], heating_up: bool) -> None:
         """Measure each morning's warm-up rate and feed it to the response model."""

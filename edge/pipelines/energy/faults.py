@@ -35,6 +35,7 @@ class HourRecord:
     oa_fraction: float  # outdoor air delivered, share of design
     room_temp_c: dict[str, float] = field(default_factory=dict)
     room_heat_sp_c: dict[str, float] = field(default_factory=dict)
+    room_cool_sp_c: dict[str, float] = field(default_factory=dict)  # thermostat cooling setpoints, where read
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Thresholds:
     run_hours: int = 3  # consecutive hours a symptom must last
     vent_oa_fraction: float = 0.2  # outdoor air share of design that counts as "ventilating"
     hc_min_kwh_per_m2: float = 0.0005  # heating and cooling each above this in one hour
+    conflict_k: float = 1.0  # a room's cooling setpoint this far below another room's heating setpoint
     setback_margin_k: float = 2.0  # empty building warmer than setback + this
     overheat_k: float = 2.0  # a room this far above its heating setpoint in the heating season
     outlier_k: float = 1.5  # ... and this much further above the median room than it usually is
@@ -117,7 +119,8 @@ class FaultDetector:
 
     # -- the six detectors ----------------------------------------------------------------------------
     def observe(self, hour: HourRecord) -> list[Finding]:
-        found = [self._vent_outside_occupancy(hour), self._simultaneous(hour), self._setback(hour)]
+        found = [self._vent_outside_occupancy(hour), self._simultaneous(hour), self._setpoint_conflict(hour)]
+        found.append(self._setback(hour))
         found += self._overheated_rooms(hour)
         found += self._night_base(hour)
         return [f for f in found if f is not None]
@@ -152,6 +155,37 @@ class FaultDetector:
             cool * 2600.0,
             heat * 2600.0,
             f"heating and cooling together for {len(run)} h at {run[-1].outdoor_c:.0f} °C outside",
+        )
+
+    def _setpoint_conflict(self, h: HourRecord) -> Finding | None:
+        """Rooms set to fight each other: one room's thermostat cools below the temperature another room's heats to.
+        Reads the thermostats' setpoint points, so it works where the meters cannot tell heating and cooling apart
+        (VAV reheat of over-cooled air) or where the mis-set room never reaches its cooling setpoint yet."""
+        common = [z for z in h.room_cool_sp_c if z in h.room_heat_sp_c]
+        symptom = False
+        if len(common) >= 2 and h.outdoor_c < 15.0:
+            heat_max = max(h.room_heat_sp_c[z] for z in common)
+            cool_min = min(h.room_cool_sp_c[z] for z in common)
+            symptom = cool_min <= heat_max - self.t.conflict_k
+        run = self._streak("conflict", h, symptom)
+        if not run:
+            return None
+        heat_max = max(h.room_heat_sp_c[z] for z in common)
+        cool_min = min(h.room_cool_sp_c[z] for z in common)
+        cooled = [z for z in common if h.room_cool_sp_c[z] < heat_max]
+        heated = [z for z in common if h.room_heat_sp_c[z] > cool_min]
+        # at stake: the heat the warm rooms get above 21 °C and the cooling the cooled rooms get (taken as the share
+        # of the building's space heat the heated rooms use, a quarter of it wasted), over the working hours
+        share = len(heated) / len(common)
+        heat = statistics.fmean(r.space_heat_kwh for r in run) * share * 0.25
+        cool = statistics.fmean(r.cooling_kwh for r in run)
+        return self._raise(
+            "simultaneous_heat_cool",
+            None,
+            run,
+            cool * 2600.0,
+            heat * 2600.0,
+            f"{len(cooled)} rooms cool below {heat_max:.1f} °C while {len(heated)} rooms heat to it, {len(run)} h",
         )
 
     def _setback(self, h: HourRecord) -> Finding | None:

@@ -1,5 +1,11 @@
 """Savings verification (IPMVP option C, ASHRAE Guideline 14): an hourly time-of-week-and-temperature baseline model,
-its goodness of fit (CV(RMSE), NMBE) and verified savings with the Guideline 14 confidence interval."""
+its goodness of fit (CV(RMSE), NMBE) and verified savings with the Guideline 14 confidence interval.
+
+The model (after LBNL's TOWT): one coefficient per hour of the week (per hour of the day and day type when the
+baseline period is shorter than three weeks), plus a piecewise-linear outdoor-temperature response — change points
+at quantiles of the baseline period's temperatures, fitted separately for occupied and unoccupied hours. Outside the
+baseline period's temperature range the outermost segments extrapolate linearly.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CHANGE_POINT_C = 15.0  # heating balance temperature of the piecewise-linear temperature term
+CHANGE_POINT_QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)  # change points of the temperature response
+OCCUPIED_HOURS = (6, 21)  # workday hours treated as occupied by the temperature response
+HOUR_OF_WEEK_MIN_HOURS = 3 * 168  # hour-of-week terms need at least three weeks of baseline data
 
 
 @dataclass(frozen=True)
@@ -33,14 +41,28 @@ class Savings:
     confidence: float
 
 
-def features(when: list[dt.datetime], outdoor_c: np.ndarray, workdays: tuple[int, ...] = (0, 1, 2, 3, 4)) -> np.ndarray:
-    """Design matrix: hour-of-day × (workday, other day) indicators plus heating-degree terms per day type."""
+def features(
+    when: list[dt.datetime],
+    outdoor_c: np.ndarray,
+    workdays: tuple[int, ...] = (0, 1, 2, 3, 4),
+    knots: tuple[float, ...] = (15.0,),
+    hour_of_week: bool = True,
+) -> np.ndarray:
+    """Design matrix: time-of-week indicators plus, per occupied/unoccupied hours, a linear temperature term and a
+    hinge ``max(knot - T, 0)`` per change point."""
     n = len(when)
-    x = np.zeros((n, 48 + 2))
+    n_time = 168 if hour_of_week else 48
+    per_group = 1 + len(knots)
+    x = np.zeros((n, n_time + 2 * per_group))
     for i, t in enumerate(when):
         work = t.weekday() in workdays
-        x[i, t.hour + (0 if work else 24)] = 1.0
-        x[i, 48 + (0 if work else 1)] = max(CHANGE_POINT_C - outdoor_c[i], 0.0)
+        x[i, t.weekday() * 24 + t.hour if hour_of_week else t.hour + (0 if work else 24)] = 1.0
+        occupied = work and OCCUPIED_HOURS[0] <= t.hour < OCCUPIED_HOURS[1]
+        col = n_time + (0 if occupied else per_group)
+        temp = float(outdoor_c[i])
+        x[i, col] = temp
+        for k, knot in enumerate(knots):
+            x[i, col + 1 + k] = max(knot - temp, 0.0)
     return x
 
 
@@ -57,10 +79,15 @@ class BaselineModel:
         self.workdays = workdays
         self.coef: np.ndarray | None = None
         self.fit_stats: Fit | None = None
+        self.knots: tuple[float, ...] = (15.0,)
+        self.hour_of_week = True
 
     def fit(self, when: list[dt.datetime], outdoor_c: list[float], kwh: list[float]) -> BaselineModel:
-        x = features(when, np.asarray(outdoor_c), self.workdays)
-        y = np.asarray(kwh)
+        temps = np.asarray(outdoor_c, dtype=float)
+        self.knots = tuple(float(k) for k in np.unique(np.round(np.quantile(temps, CHANGE_POINT_QUANTILES), 1)))
+        self.hour_of_week = len(when) >= HOUR_OF_WEEK_MIN_HOURS
+        x = features(when, temps, self.workdays, self.knots, self.hour_of_week)
+        y = np.asarray(kwh, dtype=float)
         self.coef, *_ = np.linalg.lstsq(x, y, rcond=None)
         self.fit_stats = goodness(y, x @ self.coef, n_params=int(np.linalg.matrix_rank(x)))
         return self
@@ -68,7 +95,9 @@ class BaselineModel:
     def predict(self, when: list[dt.datetime], outdoor_c: list[float]) -> np.ndarray:
         if self.coef is None:
             raise RuntimeError("fit the baseline model first")
-        return features(when, np.asarray(outdoor_c), self.workdays) @ self.coef
+        return features(when, np.asarray(outdoor_c, dtype=float), self.workdays, self.knots, self.hour_of_week) @ (
+            self.coef
+        )
 
 
 def goodness(y: np.ndarray, yhat: np.ndarray, n_params: int = 1) -> Fit:
@@ -92,7 +121,8 @@ def verified_savings(
     confidence: float = 0.90,
 ) -> Savings:
     """Avoided energy over the reporting period with the Guideline 14 fractional savings uncertainty
-    (autocorrelation-corrected effective sample size)."""
+    ``U = t·1.26·CV·sqrt((n/n')·(1 + 2/n')/m)`` of the baseline prediction, where ``n' = n(1-ρ)/(1+ρ)`` corrects the
+    baseline period's n hours for the lag-1 autocorrelation ρ of the model's residuals."""
     if model.fit_stats is None:
         raise RuntimeError("fit the baseline model first")
     predicted = float(np.sum(model.predict(when, outdoor_c)))
@@ -102,7 +132,7 @@ def verified_savings(
     f = model.fit_stats
     n, m = f.n, len(actual_kwh)
     rho = min(max(f.autocorr, 0.0), 0.95)
-    n_eff = n * (1 - rho) / (1 + rho)
-    rel = 1.26 * f.cv_rmse * math.sqrt((n / n_eff) * (1 + 2 / n) / m)  # relative to the baseline prediction
+    n_eff = max(n * (1 - rho) / (1 + rho), 1.0)
+    rel = 1.26 * f.cv_rmse * math.sqrt((n / n_eff) * (1 + 2 / n_eff) / m)  # relative to the baseline prediction
     ci = t_value * rel * predicted
     return Savings(predicted, actual, saved, fraction, ci, confidence)

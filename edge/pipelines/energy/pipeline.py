@@ -52,8 +52,11 @@ def sim_point_map(info: object) -> list[Point]:
             Point(name=f"{z}.co2", kind="co2", zone=z),
             Point(name=f"{z}.occupancy", kind="occupancy", zone=z),
             Point(name=f"{z}.heat_sp", kind="heat_setpoint", zone=z),
+            Point(name=f"{z}.cool_sp", kind="cool_setpoint", zone=z),
             Point(name=f"{z}.lights_cap", kind="lights_cap", zone=z),
         ]
+        if z in getattr(info, "box_min_fraction", {}):
+            pts.append(Point(name=f"{z}.vent", kind="vent_speed", zone=z))  # the room's VAV box minimum flow
     for a in ahus:
         pts += [
             Point(name=f"{a}.vent", kind="vent_speed", zone=a),
@@ -94,6 +97,10 @@ def decision_writes(d: Decision, points: list[Point]) -> dict[str, float]:
         elif p.kind == "vent_speed" and p.zone in d.vent_fraction:
             frac = d.vent_fraction[p.zone]
             value = None if frac is None else (frac if d.ahu_mode.get(p.zone) == "run" else 0.0)
+        elif p.kind == "vent_speed" and p.zone in d.box_min_fraction:
+            value = d.box_min_fraction[p.zone]  # a room's VAV box: minimum flow, of its design minimum
+        elif p.kind == "supply_air" and p.zone in d.supply_air_c:
+            value = d.supply_air_c[p.zone]  # only for units the controller was told to reset
         elif p.kind == "lights_cap" and p.zone in d.lights_fraction_cap:
             cap = d.lights_fraction_cap[p.zone]
             value = 1.0 if cap is None else cap
