@@ -16,7 +16,7 @@ from hub.optimise.fleet.io import FleetDataError, dataset_from_json, vehicle_row
 from hub.optimise.fleet.model import Dataset
 from hub.optimise.fleet.report import render_report
 from hub.optimise.fleet.scenario import run_scenario
-from hub.optimise.fleet.search import DEFAULT_CO2E_PRICES, search_fleet
+from hub.optimise.fleet.search import DEFAULT_CO2E_PRICES, DEFAULT_TIME_BUDGET_S, search_fleet
 
 router = APIRouter(prefix="/fleet", tags=["fleet"])
 JOB_KIND = "fleet"
@@ -35,6 +35,9 @@ class FleetJobRequest(BaseModel):
     max_unallocated: int | Literal["today"] | None = Field(
         default="today", description="search: cap on unallocated roundtrips per pool; 'today' keeps today's level")
     co2e_prices: list[float] = Field(default_factory=lambda: list(DEFAULT_CO2E_PRICES))
+    max_co2e_t: float | None = Field(default=None, description="search: cap on the fleet's t CO2e per year")
+    time_budget_s: float | None = Field(default=DEFAULT_TIME_BUDGET_S,
+                                        description="search: seconds of CPU time before the best so far is returned")
     replace: list[str] = Field(default_factory=list, description="scenario: ids or plates to replace")
     by: str | None = Field(default=None, description="scenario: candidate vehicle id; empty drops them")
 
@@ -66,7 +69,8 @@ def _run(req: FleetJobRequest, data: Dataset, progress: ProgressFn) -> dict[str,
         result = run_scenario(data, req.replace, req.by, progress=progress)
         return {"mode": "scenario", "summary": result.summary(), "driving_log": result.after.driving_log(),
                 "fleet": [vehicle_row(v) for v in result.after.fleet]}
-    result = search_fleet(data, co2e_prices=req.co2e_prices, max_unallocated=req.max_unallocated, workers=1,
+    result = search_fleet(data, co2e_prices=req.co2e_prices, max_unallocated=req.max_unallocated,
+                          max_co2e_t=req.max_co2e_t, time_budget_s=req.time_budget_s, workers=1,
                           progress=lambda f, m: progress(0.9 * f, m))
     fleet = result.fleet(result.recommended)
     progress(0.9, "allocating the recommended fleet")

@@ -15,7 +15,7 @@ from hub.optimise.fleet.io import FleetDataError, read_dataset, vehicle_row, wri
 from hub.optimise.fleet.model import Dataset
 from hub.optimise.fleet.report import render_report
 from hub.optimise.fleet.scenario import fossil_plates, run_scenario
-from hub.optimise.fleet.search import DEFAULT_CO2E_PRICES, search_fleet
+from hub.optimise.fleet.search import DEFAULT_CO2E_PRICES, DEFAULT_TIME_BUDGET_S, search_fleet
 
 PRESETS = {"synthetic": synthetic.MunicipalitySpec(), "holbaek-like": synthetic.HOLBAEK_LIKE,
            "aarhus-like": synthetic.AARHUS_LIKE}
@@ -66,6 +66,7 @@ def cmd_allocate(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_search(args: argparse.Namespace) -> dict[str, Any]:
     data = _load(args.data)
     result = search_fleet(data, co2e_prices=args.co2e_prices, max_unallocated=_max_unallocated(args.max_unallocated),
+                          max_co2e_t=args.max_co2e_t, time_budget_s=args.time_budget or None,
                           workers=args.workers, progress=_progress(args.quiet))
     price = result.co2e_price
     fleet = result.fleet(result.recommended)
@@ -121,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--co2e-prices", type=float, nargs="+", default=list(DEFAULT_CO2E_PRICES),
                    help="CO2e prices (DKK/t) swept for the front")
     s.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU count)")
+    s.add_argument("--max-co2e-t", type=float, default=None,
+                   help="recommend the least-TCO fleet emitting at most this many t CO2e per year")
+    s.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET_S,
+                   help=f"search seconds on --workers cores, CPU time; 0: no limit (default {DEFAULT_TIME_BUDGET_S:g})")
     s.set_defaults(func=cmd_search)
     c = sub.add_parser("scenario", help="what if these vehicles are replaced by a candidate type")
     common(c)
