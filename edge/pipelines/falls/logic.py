@@ -20,6 +20,8 @@ NOSE, L_SHOULDER, R_SHOULDER, L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 0
 HEAD = (0, 1, 2, 3, 4)
 MISSING_GRACE_S = 3.0  # a person unseen this long no longer counts as present
 TRACK_FORGET_S = 30.0
+OFF_SEAT_DROP = 0.8  # torso lengths the hips sink in the image when sliding off a seat to the floor
+SEATED_S = 3.0  # sitting on a seat this long counts as seated (not passing over it, not kneeling in front)
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,12 @@ class PersonTrack:
     in_bed: bool = False
     from_door: bool | None = None  # first seen in the door area: came into the room (visitor, staff, resident back)
     at_door: bool = False
+    seated_t: float | None = None  # last time seen on a seat (armchair, sofa)
+    stood_t: float | None = None  # last time seen standing
+    seat_since: float | None = None
+    seat_hip_y: float | None = None  # hip row while last seated (at least SEATED_S)
+    seat_hip_run: float | None = None  # hip row of the current stay on the seat
+    off_seat_since: float | None = None
     body: Body | None = None
 
     def scale(self) -> float | None:
@@ -498,7 +506,16 @@ class RoomMonitor:
                 return []
             return self._confirm_fall(t, ts_ms, track, body, ref)
         furniture = self._on_furniture(body)
-        down = not furniture and (self._on_floor_posture(track, body) or self._collapsed(track, body, 0.5))
+        self._seated(track, body, t)
+        if self.open_alarm is None and self._slid_off_seat(track, body, t):
+            return [self._raise("fall", t, ts_ms, track, {"rule": "off_seat", "slow": True})]
+        # bent over the knees with the hips off the floor is a squat or a crouch, not a body on the floor
+        crouch = body.folded and not self._hips_low(track, body, 0.5)
+        down = (
+            not furniture
+            and not crouch
+            and (self._on_floor_posture(track, body) or self._collapsed(track, body, 0.5))
+        )
         if not down and not furniture and self._height_ratio(track, body) is None and not self._standing(track, body):
             return []  # too little seen to tell: keep the state of the last frame that showed the body
         if not down:
@@ -568,6 +585,50 @@ class RoomMonitor:
                 )
             ]
         return []
+
+    def _seated(self, track: PersonTrack, body: Body, t: float) -> None:
+        """Remember when the person last sat on a seat (hips over it at sitting height for ``SEATED_S``)
+        and last stood at full height, for :meth:`_slid_off_seat`."""
+        ratio = self._height_ratio(track, body)
+        if ratio is not None and ratio >= 0.9:
+            track.stood_t, track.seat_since = t, None  # sitting upright on a chair is about 0.75
+            return
+        sitting = (ratio is None or ratio >= 0.55) and body.hip is not None  # unmeasured frames keep the state
+        if not (sitting and self._in_zone(body.anchor, self.room.seating)):
+            track.seat_since = None
+            return
+        if track.seat_since is None:
+            track.seat_since, track.seat_hip_run = t, body.hip[1]
+        assert track.seat_hip_run is not None
+        track.seat_hip_run = min(track.seat_hip_run, body.hip[1])  # sitting up straight; a slide only lowers it
+        if t - track.seat_since >= SEATED_S:
+            track.seated_t, track.seat_hip_y = t, track.seat_hip_run
+
+    def _slid_off_seat(self, track: PersonTrack, body: Body, t: float) -> bool:
+        """Off a seat and down in front of it without standing up: the hips left the seat's outline and
+        are ``OFF_SEAT_DROP`` torso lengths lower in the image than while seated, within ``slide_window_s``,
+        and stay there for ``slide_confirm_s``. A slow slide off a chair, also when the body ends sitting
+        up against the chair and looks like someone sitting on purpose in 2D."""
+        ref = self._scale(track)
+        low = bool(
+            ref
+            and track.seated_t is not None
+            and track.seat_hip_y is not None
+            and body.hip is not None
+            and (track.stood_t is None or track.stood_t < track.seated_t)
+            and not self._in_zone(body.anchor, self.room.seating)
+            and body.hip[1] - track.seat_hip_y >= OFF_SEAT_DROP * ref
+        )
+        if not low:
+            track.off_seat_since = None
+            return False
+        assert track.seated_t is not None
+        if track.off_seat_since is None:
+            track.off_seat_since = t
+        return (
+            track.off_seat_since - track.seated_t <= self.s.slide_window_s
+            and t - track.off_seat_since >= self.s.slide_confirm_s
+        )
 
     def _on_floor(self, t: float, ts_ms: int, track: PersonTrack) -> list[RoomEvent]:
         body = track.body
