@@ -509,13 +509,7 @@ class RoomMonitor:
         self._seated(track, body, t)
         if self.open_alarm is None and self._slid_off_seat(track, body, t):
             return [self._raise("fall", t, ts_ms, track, {"rule": "off_seat", "slow": True})]
-        # bent over the knees with the hips off the floor is a squat or a crouch, not a body on the floor
-        crouch = body.folded and not self._hips_low(track, body, 0.5)
-        down = (
-            not furniture
-            and not crouch
-            and (self._on_floor_posture(track, body) or self._collapsed(track, body, 0.5))
-        )
+        down = not furniture and (self._on_floor_posture(track, body) or self._collapsed(track, body, 0.5))
         if not down and not furniture and self._height_ratio(track, body) is None and not self._standing(track, body):
             return []  # too little seen to tell: keep the state of the last frame that showed the body
         if not down:
