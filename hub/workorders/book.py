@@ -35,8 +35,9 @@ CREATE TABLE IF NOT EXISTS orders (
 CREATE TABLE IF NOT EXISTS observations (
   device_id TEXT NOT NULL, seq INTEGER NOT NULL, observation_id TEXT NOT NULL, drive_id TEXT NOT NULL,
   order_id INTEGER, passed_ms INTEGER, lat REAL, lon REAL, sigma REAL, rdd_class TEXT, severity TEXT,
-  width REAL, length REAL, area REAL, road_class TEXT, confidence REAL, PRIMARY KEY (device_id, seq));
+  width REAL, length REAL, area REAL, road_class TEXT, confidence REAL, heading REAL, PRIMARY KEY (device_id, seq));
 CREATE INDEX IF NOT EXISTS obs_order ON observations(order_id);
+CREATE INDEX IF NOT EXISTS obs_lat ON observations(lat);
 CREATE TABLE IF NOT EXISTS crops (
   device_id TEXT NOT NULL, observation_id TEXT NOT NULL, jpeg BLOB NOT NULL, blurred_regions INTEGER,
   PRIMARY KEY (device_id, observation_id));
@@ -54,6 +55,23 @@ def ground_distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> flo
     return math.hypot(dx, dy)
 
 
+def footprint_gap_m(a: dict[str, Any], b: dict[str, Any]) -> float:
+    """Clearance between two observed damage footprints: rectangles ``length`` long along the driving direction
+    (``heading``, degrees) and ``width`` wide across it, centred on ``lat``/``lon``. 0 when they overlap."""
+    dn = math.radians(b["lat"] - a["lat"]) * EARTH_RADIUS_M
+    de = math.radians(b["lon"] - a["lon"]) * EARTH_RADIUS_M * math.cos(math.radians((a["lat"] + b["lat"]) / 2))
+    heading = a.get("heading") if a.get("heading") is not None else b.get("heading")
+    if heading is None:  # rows from before headings were stored: discs of the mean size
+        reach = (a["width"] + a["length"] + b["width"] + b["length"]) / 4
+        return max(0.0, math.hypot(de, dn) - reach)
+    h = math.radians(heading)
+    along = de * math.sin(h) + dn * math.cos(h)
+    across = de * math.cos(h) - dn * math.sin(h)
+    d_fwd = abs(along) - (a["length"] + b["length"]) / 2
+    d_lat = abs(across) - (a["width"] + b["width"]) / 2
+    return math.hypot(max(0.0, d_fwd), max(0.0, d_lat))
+
+
 def class_family(rdd_class: str) -> str:
     """Potholes cluster with potholes; the crack classes with each other (a crack's class can flicker)."""
     return "pothole" if rdd_class == "D40" else "crack"
@@ -61,8 +79,8 @@ def class_family(rdd_class: str) -> str:
 
 @dataclass(frozen=True)
 class ClusterSettings:
-    radius_m: float = 5.0
-    max_radius_m: float = 10.0
+    radius_m: float = 5.0  # most footprint clearance across drives/vehicles that still counts as the same damage
+    max_radius_m: float = 10.0  # no observation joins an order whose every observation is farther than this
     join_m: float = 2.0  # potholes this close form one repair job
     reopen_window_days: float = 180.0
     clean_passes_to_close_open: int = 2
@@ -77,6 +95,9 @@ class WorkOrderBook:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(observations)")}
+        if "heading" not in columns:  # a book created before footprints were oriented
+            self._db.execute("ALTER TABLE observations ADD COLUMN heading REAL")
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -137,7 +158,7 @@ class WorkOrderBook:
         if self._db.execute("SELECT 1 FROM observations WHERE device_id=? AND (seq=? OR observation_id=?)",
                             (device_id, seq, obs["observation_id"])).fetchone():
             return None
-        order = self._nearest_order(obs, now_ms)
+        order = self._nearest_order(device_id, obs, now_ms)
         if order is None:
             cur = self._db.execute(
                 "INSERT INTO orders (status, rdd_class, severity, lat, lon, sigma, width, length, area, road_class, "
@@ -159,32 +180,54 @@ class WorkOrderBook:
             else:
                 self._db.execute("UPDATE orders SET clean_passes=0 WHERE order_id=?", (order_id,))
         self._db.execute(
-            "INSERT INTO observations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO observations (device_id, seq, observation_id, drive_id, order_id, passed_ms, lat, lon, sigma,"
+            " rdd_class, severity, width, length, area, road_class, confidence, heading)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (device_id, seq, obs["observation_id"], obs["drive_id"], order_id, obs["passed_ts"], obs["lat"],
              obs["lon"], obs["position_sigma_m"], obs["rdd_class"], obs["severity"], obs["width_m"], obs["length_m"],
-             obs["area_m2"], obs["road_class"], obs["confidence"]))
+             obs["area_m2"], obs["road_class"], obs["confidence"], obs.get("heading_deg")))
         self._db.execute("INSERT OR REPLACE INTO passes VALUES (?,?,?,?,0)",
                          (order_id, obs["drive_id"], device_id, obs["passed_ts"]))
         self._refresh(order_id, now_ms)
         return order_id, what
 
-    def _nearest_order(self, obs: dict[str, Any], now_ms: int) -> dict[str, Any] | None:
+    def _nearest_order(self, device_id: str, obs: dict[str, Any], now_ms: int) -> dict[str, Any] | None:
+        """The order this observation belongs to, by single linkage on damage footprints (not on order centres).
+
+        An observation joins an order when its footprint comes within ``join_m`` (+ placement error) of the
+        footprint of one of the order's observations. Damages seen on the same drive of the same vehicle are
+        placed relative to each other to a few decimetres (one GNSS offset for both), so there the measured gap
+        decides alone (≤ ``join_m``); across drives and vehicles the combined position uncertainty (2 sigma, at most
+        ``radius_m``) is allowed on top. Of several candidate orders the nearest (gap over allowance) wins.
+        Comparing footprints, not a centre with a growing reach, keeps a large damage area from swallowing a
+        separate pothole a few metres before it, and keeps the area itself one order."""
+        this = {"lat": obs["lat"], "lon": obs["lon"], "width": obs["width_m"], "length": obs["length_m"],
+                "heading": obs.get("heading_deg")}
         dlat = self.s.max_radius_m / 111_000
+        dlon = dlat / max(0.2, math.cos(math.radians(obs["lat"])))
         rows = self._db.execute(
-            "SELECT * FROM orders WHERE lat BETWEEN ? AND ? AND (closed_ms IS NULL OR closed_ms > ?)",
-            (obs["lat"] - dlat, obs["lat"] + dlat, now_ms - self.s.reopen_window_days * DAY_MS)).fetchall()
-        best, best_d = None, math.inf
+            "SELECT o.order_id AS oid, o.device_id, o.drive_id, o.lat, o.lon, o.sigma, o.width, o.length, o.heading,"
+            " r.rdd_class AS order_class FROM observations o JOIN orders r ON r.order_id=o.order_id"
+            " WHERE o.lat BETWEEN ? AND ? AND o.lon BETWEEN ? AND ? AND (r.closed_ms IS NULL OR r.closed_ms > ?)",
+            (obs["lat"] - dlat, obs["lat"] + dlat, obs["lon"] - dlon, obs["lon"] + dlon,
+             now_ms - self.s.reopen_window_days * DAY_MS)).fetchall()
+        best_id, best_score = None, (math.inf, math.inf)
         for row in rows:
-            if class_family(row["rdd_class"]) != class_family(obs["rdd_class"]):
+            if class_family(row["order_class"]) != class_family(obs["rdd_class"]):
                 continue
-            d = ground_distance_m(obs["lat"], obs["lon"], row["lat"], row["lon"])
-            sigma = math.hypot(obs["position_sigma_m"], row["sigma"])
-            # a damage area (several potholes) grows its order's reach: neighbouring potholes join it
-            reach = row["extent_m"] + max(obs["width_m"], obs["length_m"]) / 2 + self.s.join_m
-            gate = min(self.s.max_radius_m, max(self.s.radius_m, 2.0 * sigma, reach))
-            if d <= gate and d < best_d:
-                best, best_d = dict(row), d
-        return best
+            centre_m = ground_distance_m(obs["lat"], obs["lon"], row["lat"], row["lon"])
+            if centre_m > self.s.max_radius_m:
+                continue
+            gap = footprint_gap_m(this, dict(row))
+            if row["device_id"] == device_id and row["drive_id"] == obs["drive_id"]:
+                allowance = self.s.join_m  # one frame of reference: the repair-job rule applies as measured
+            else:
+                sigma = math.hypot(obs["position_sigma_m"], row["sigma"])
+                allowance = max(self.s.join_m, min(self.s.radius_m, self.s.join_m + 2.0 * sigma))
+            score = (gap / allowance, centre_m)  # overlapping footprints (gap 0): the nearer centre wins
+            if score[0] <= 1.0 and score < best_score:
+                best_id, best_score = int(row["oid"]), score
+        return None if best_id is None else self.order(best_id)
 
     def _refresh(self, order_id: int, now_ms: int) -> None:
         """Recompute position (inverse-variance mean), size, class, priority and SLA from its observations."""

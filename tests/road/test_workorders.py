@@ -88,6 +88,20 @@ def test_distinct_damages_and_classes_make_distinct_orders(tmp_path: Path) -> No
     assert len(h.service.book.orders()) == 3
 
 
+def test_damage_area_stays_one_order_and_a_pothole_before_it_another(tmp_path: Path) -> None:
+    """Potholes closer than 2 m form one job; a pothole 4 m before that area is another job, on every drive."""
+    h = Harness(tmp_path)
+    area = [4.5 + k for k in range(7)]  # seven potholes 1 m apart (centre to centre) along the road
+    for n, de in enumerate([0.0, *area], start=1):
+        h.send(observation(n, "d1", de=de, sigma=0.9))
+    # a second vehicle a week later, its whole drive placed 1 m further east and 0.5 m north
+    for n, de in enumerate([0.0, *area], start=1):
+        h.send(observation(n, "d2", de=de + 1.0, dn=0.5, sigma=0.9), device="vehicle-b")
+    orders = sorted(h.service.book.orders(), key=lambda o: o["lon"])
+    assert [o["observations"] for o in orders] == [2, 14]
+    assert [o["drives"] for o in orders] == [2, 2]
+
+
 def test_duplicate_message_is_ignored(tmp_path: Path) -> None:
     h = Harness(tmp_path)
     body = observation(1, "d1")
