@@ -505,8 +505,8 @@ class RoomMonitor:
             if track.down_since is None or self.open_alarm is not None:
                 return []
             return self._confirm_fall(t, ts_ms, track, body, ref)
-        furniture = self._on_furniture(body)
         self._seated(track, body, t)
+        furniture = self._on_furniture(body) or self._still_seated(track, body)
         if self.open_alarm is None and self._slid_off_seat(track, body, t):
             return [self._raise("fall", t, ts_ms, track, {"rule": "off_seat", "slow": True})]
         down = not furniture and (self._on_floor_posture(track, body) or self._collapsed(track, body, 0.5))
@@ -526,7 +526,9 @@ class RoomMonitor:
         held = t - track.down_since
         drop, took = self._descent(track, t, self.s.fall_window_s + held + 0.5)
         fast = (
-            drop >= self.s.fall_drop * ref and drop / took >= self.s.fall_speed * ref and took <= self.s.fall_window_s
+            drop >= self.s.fall_drop * ref
+            and drop / took >= self.s.fall_speed * ref
+            and took <= self.s.fall_window_s
         )
         collapse = self._collapse(track, t, self.s.fall_window_s + held + 0.5)
         upright = body.angle is not None and body.angle < self.s.upright_angle
@@ -597,6 +599,16 @@ class RoomMonitor:
         track.seat_hip_run = min(track.seat_hip_run, body.hip[1])  # sitting up straight; a slide only lowers it
         if t - track.seat_since >= SEATED_S:
             track.seated_t, track.seat_hip_y = t, track.seat_hip_run
+
+    def _still_seated(self, track: PersonTrack, body: Body) -> bool:
+        """Sat on a seat, has not stood up since, and the hips are still over it (e.g. bent over to
+        tie shoes, where most of the body leaves the seat's outline)."""
+        return bool(
+            track.seated_t is not None
+            and (track.stood_t is None or track.stood_t < track.seated_t)
+            and body.hip is not None
+            and self._in_zone(body.anchor, self.room.seating)
+        )
 
     def _slid_off_seat(self, track: PersonTrack, body: Body, t: float) -> bool:
         """Off a seat and down in front of it without standing up: the hips left the seat's outline and
