@@ -90,3 +90,51 @@ def test_controller_sets_back_an_empty_night_and_preheats_before_arrival() -> No
     busy = ctl.decide(_state(MONDAY + dt.timedelta(hours=10), 21.0, 20.0, co2=1200.0))
     assert busy.ahu_mode["AHU1"] == "run" and busy.vent_fraction["AHU1"] > 1.0
     assert not busy.standby_cut and busy.lights_fraction_cap["Class1"] is None
+
+
+def _room_state(
+    temps: dict[str, float], co2: dict[str, float], people: dict[str, float], hour: int = 10
+) -> BuildingState:
+    return BuildingState(
+        when=MONDAY.replace(hour=hour),
+        outdoor_c=-5.0,
+        zone_temp_c=temps,
+        zone_co2_ppm=co2,
+        zone_occupants=people,
+    )
+
+
+def test_vav_box_minimum_follows_co2_heat_need_and_presence() -> None:
+    from edge.pipelines.energy.control import BOX_IDLE_FRACTION, BOX_LOW_CO2_FRACTION, BOX_MAX
+
+    ctl = BuildingController(ControlSettings(), SafetyLimits(), {"ahu": ["Low", "High", "Cold", "Empty"]})
+    d = ctl.decide(
+        _room_state(
+            {"Low": 21.5, "High": 21.5, "Cold": 19.0, "Empty": 21.5},
+            {"Low": 500.0, "High": 1100.0, "Cold": 500.0, "Empty": 450.0},
+            {"Low": 20.0, "High": 20.0, "Cold": 20.0, "Empty": 0.0},
+        )
+    )
+    assert d.box_min_fraction["Low"] == pytest.approx(BOX_LOW_CO2_FRACTION)  # occupied, fresh air: turned down
+    assert d.box_min_fraction["High"] == pytest.approx(BOX_MAX)  # CO2 above the limit: boosted above design
+    assert d.box_min_fraction["Cold"] == pytest.approx(1.0)  # short of heat: the reheat coil needs the design flow
+    assert d.box_min_fraction["Empty"] == pytest.approx(BOX_IDLE_FRACTION)
+
+
+def test_supply_air_reset_only_on_units_we_may_reset() -> None:
+    from edge.pipelines.energy.control import SAT_MAX_C, SAT_MIN_C
+
+    ctl = BuildingController(ControlSettings(), SafetyLimits(), {"vav": ["A"], "psz": ["B"]}, sat_reset_ahus=["vav"])
+    people = {"A": 20.0, "B": 20.0}
+    mild = ctl.decide(_room_state({"A": 21.2, "B": 21.2}, {"A": 700.0, "B": 700.0}, people))
+    assert mild.supply_air_c == {"vav": pytest.approx(SAT_MAX_C)}  # nobody needs cold air: no reheat of it
+    warm = ctl.decide(_room_state({"A": 24.0, "B": 21.2}, {"A": 700.0, "B": 700.0}, people))
+    assert warm.supply_air_c["vav"] == pytest.approx(SAT_MIN_C)  # a warm room pulls the supply air down
+
+
+def test_no_co2_ventilation_once_everyone_left_and_nobody_is_expected() -> None:
+    ctl = BuildingController(ControlSettings(), SafetyLimits(), {"ahu": ["A"]})
+    busy = ctl.decide(_room_state({"A": 21.5}, {"A": 900.0}, {"A": 20.0}, hour=15))
+    assert busy.ahu_mode["ahu"] == "run"
+    late = ctl.decide(_room_state({"A": 21.5}, {"A": 900.0}, {"A": 0.0}, hour=22))
+    assert late.ahu_mode["ahu"] == "auto"  # the morning purge flushes it, not the fans all evening

@@ -4,6 +4,7 @@ model's own schedules, and injected faults are found from readings alone. Annual
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +83,25 @@ def test_a_failing_controller_fails_the_run_instead_of_passing_for_the_baseline(
 
     with pytest.raises(RuntimeError, match="controller failed"):
         Testbed("SmallOffice", weather, RunPeriod(dt.date(2025, 2, 24), 1)).run(broken)  # type: ignore[arg-type]
+
+
+def test_school_model_gets_box_and_supply_air_actuators_with_the_design_values(
+    weather: tb.Weather, tmp_path: Path
+) -> None:
+    from edge.sources import energyplus as ep
+
+    path = ep.prepare_model("PrimarySchool", weather, ep.RunPeriod(dt.date(2025, 1, 6), 1), tmp_path)
+    objects = ep.parse_idf(path.read_text())
+    original = ep.parse_idf((ep.model_dir() / ep.BUILDINGS["PrimarySchool"]["file"]).read_text())
+    design = {
+        o[1].removesuffix(" VAV Box Component"): float(o[7])
+        for o in ep.objects_of(original, "AirTerminal:SingleDuct:VAV:Reheat")
+        if o[6].lower() == "constant" and o[7].replace(".", "", 1).isdigit()
+    }
+    boxes = ep.box_min_fractions(objects)
+    assert design and boxes == design  # same minimum flows as the reference model: the baseline is unchanged
+    compact = {o[1]: o[2:] for o in ep.objects_of(objects, "Schedule:Compact")}
+    managers = ep.objects_of(objects, "SetpointManager:Scheduled")
+    sat = [m for m in managers if m[1].endswith(" SAT setpoint")]
+    assert len(sat) == 4 and all(m[3] == ep.sat_schedule(m[1].removesuffix(" SAT setpoint")) for m in sat)
+    assert all(compact[m[3]] == compact["Seasonal-Reset-Supply-Air-Temp-Sch"] for m in sat)
