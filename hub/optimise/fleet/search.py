@@ -319,13 +319,15 @@ def search_pool(trips: Roundtrips, groups: list[Group], settings: Settings, peri
     best: dict[float, Point] = {}
     out_of_time = False
 
-    def run(start: tuple[int, ...], mu: float, co2_cap: float | None = None) -> Point | None:
+    def run(start: tuple[int, ...], mu: float, co2_cap: float | None = None, share: float = 1.0) -> Point | None:
+        """A descent; ``share``: the part of the time left that it may use."""
         nonlocal out_of_time
         if out_of_time:
             return None
         found: list[Point] = []
+        until = None if deadline is None else clock.process_time() + share * (deadline - clock.process_time())
         p = local_search(ev, start, mu, max_unallocated=cap, max_co2e_t=co2_cap, max_add=max_add, limits=limits,
-                         deadline=deadline, best_so_far=found)
+                         deadline=until, best_so_far=found, first_improvement=deadline is not None)
         if deadline is not None and clock.process_time() > deadline:
             out_of_time = True
         return p
@@ -337,18 +339,36 @@ def search_pool(trips: Roundtrips, groups: list[Group], settings: Settings, peri
     at_price = [p for p in (run(s, price) for s in dict.fromkeys(starts)) if p is not None]
     ok = [p for p in at_price if cap is None or p.unallocated_trips <= cap] or at_price
     best[price] = min(ok, key=lambda p: p.objective())
-    constrained: Point | None = None
+
+    def nearest(mu: float) -> Point:
+        """The result of the evaluated price nearest below ``mu`` (above, for prices under the settings')."""
+        if mu > price:
+            return best[max(m for m in best if m < mu)]
+        return best[min(m for m in best if m > mu)]
+
+    if co2e_guide is not None:
+        # bisection over the dearer CO2e prices for the cheapest that meets the guide, then the
+        # least-TCO fleet at the settings' price under the guide
+        higher = sorted(m for m in mus if m > price)
+        lo, hi = 0, len(higher) - 1
+        while lo <= hi and not out_of_time:
+            mid = (lo + hi) // 2
+            p = run(nearest(higher[mid]).counts, higher[mid])
+            if p is None:
+                break
+            best[higher[mid]] = p
+            if p.co2e_t <= co2e_guide + 1e-9:
+                hi = mid - 1
+            else:
+                lo = mid + 1
+        _constrained(ev, price, cap, co2e_guide, run)  # its fleets join the cache, at the settings' price
     for mu in order[1:]:
-        if co2e_guide is not None and mu < price and constrained is None:
-            constrained = _constrained(ev, price, cap, co2e_guide, run)
-        start = best[max((m for m in best if m < mu), default=price)] if mu > price else best[
-            min((m for m in best if m > mu), default=price)]
-        p = run(start.counts, mu)
+        if mu in best:
+            continue
+        p = run(nearest(mu).counts, mu)
         if p is None:
             break
         best[mu] = p
-    if co2e_guide is not None and constrained is None:
-        constrained = _constrained(ev, price, cap, co2e_guide, run)
     points = [p for p, _ in ev.cache.values() if cap is None or p.unallocated_trips <= cap]
     # the pool's front, dispatched at the settings' price, is what the municipality-wide choice mixes
     for p in _nondominated(points)[:AT_PRICE_MAX]:
@@ -438,6 +458,11 @@ class SearchResult:
     seconds: float
     evaluations: int
     vehicles_by_id: dict[str, Vehicle] = field(default_factory=dict)
+
+    def recommend(self, max_co2e_t: float | None = None) -> FleetOption:
+        """The least-TCO mix of the pools' fleets dispatched at the settings' price, optionally
+        emitting at most ``max_co2e_t`` t CO2e per year (the cleanest mix found if none does)."""
+        return _option(self.pools, _select(self.pools, self.co2e_price, max_co2e_t), self.co2e_price)
 
     def best(self, co2e_price: float | None = None, max_co2e_t: float | None = None) -> FleetOption:
         """The front's fleet with least TCO at ``co2e_price``, optionally with at most ``max_co2e_t``."""
