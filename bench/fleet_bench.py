@@ -7,7 +7,10 @@ synthetic municipalities. Prints a markdown table; asserts nothing.
 For each case: today's fleet (exact allocation), the baseline's best fleet (greedy first-fit
 simulation + GA on a per-km surrogate, per location, at the settings' CO2e price), that fleet
 allocated exactly by us, and our recommended fleet at the same CO2e price with no more unallocated
-roundtrips than the baseline's in any location. Times are wall clock on this machine.
+roundtrips than the baseline's in any location and no more CO2e in all (``max_co2e_t``; the
+baseline's per-location CO2e guide the search), allocated exactly; also the same search's least-TCO
+fleet without the CO2e cap. The search runs under ``--budget`` seconds on ``--workers`` cores
+(CPU time). Times are wall clock and CPU seconds on this machine, with the load average.
 """
 
 from __future__ import annotations
