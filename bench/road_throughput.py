@@ -79,12 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--photos", type=int, default=8)
     ap.add_argument("--per-site", type=int, default=12, help="frames per photo as the vehicle approaches")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--imgsz", type=int, default=384)
+    ap.add_argument("--imgsz", type=int, default=None, help="ultralytics' size (default: the model's, as ours)")
     args = ap.parse_args(argv)
+    if args.imgsz is None:
+        from models.registry import load_registry
+
+        args.imgsz = load_registry()["road-damage-yolo11n-onnx"].input_size
     frames = sim_frames(args.photos, args.per_site)
     result = {
         "frames": len(frames), "frame_size": list(frames[0].shape[:2]), "threads": args.threads,
-        "cpu_count": os.cpu_count(), "load_avg_1m_before": round(os.getloadavg()[0], 2),
+        "cpu_count": os.cpu_count(), "imgsz": args.imgsz, "load_avg_1m_before": round(os.getloadavg()[0], 2),
     }
     ours = run_ours(frames, redact_every_frame=False, threads=args.threads)
     worst = run_ours(frames, redact_every_frame=True, threads=args.threads)

@@ -101,12 +101,25 @@ def f1_at(preds: list[tuple[np.ndarray, np.ndarray, np.ndarray]], threshold: flo
     return Counts(tp, fp, fn)
 
 
+def model_input_size(path: Path) -> int:
+    """The input size an ONNX export was fixed at, or the size a checkpoint was trained at."""
+    if path.suffix == ".pt":
+        import torch
+
+        ckpt = torch.load(str(path), map_location="cpu", weights_only=False)
+        return int(ckpt.get("train_args", {}).get("imgsz", 640))
+    import onnxruntime as ort
+
+    shape = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_inputs()[0].shape
+    return int(shape[-1]) if isinstance(shape[-1], int) else 640
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--folder", type=Path, required=True, help="YOLO folder with images/ and labels/")
     ap.add_argument("--only", type=Path, default=None, help="split.json: evaluate only its 'val' stems")
     ap.add_argument("--model", type=Path, required=True, help=".onnx (lean) or .pt (ultralytics)")
-    ap.add_argument("--imgsz", type=int, default=384)
+    ap.add_argument("--imgsz", type=int, default=None, help="default: the ONNX input size / the checkpoint's")
     ap.add_argument("--threshold", type=float, default=None, help="fixed confidence threshold to report")
     ap.add_argument("--choose", action="store_true", help="sweep thresholds and report the best F1 (val only!)")
     ap.add_argument("--nms-iou", type=float, default=0.5)
@@ -117,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
 
     names = {0: "D00", 1: "D10", 2: "D20", 3: "D40"}
     backend = "ultralytics" if args.model.suffix == ".pt" else "onnx"
+    if args.imgsz is None:
+        args.imgsz = model_input_size(args.model)
     detector = open_yolo(backend, args.model, imgsz=args.imgsz, names=names, conf=0.05, iou=args.nms_iou)  # type: ignore[arg-type]
     images = sorted(p for p in (args.folder / "images").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if args.only:

@@ -160,7 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mosaic", type=float, default=1.0)
     ap.add_argument("--mixup", type=float, default=0.0)
     ap.add_argument("--close-mosaic", type=int, default=10, help="last N epochs without mosaic")
-    ap.add_argument("--warmup-epochs", type=float, default=3.0, help="use ~1 when fine-tuning a trained checkpoint")
+    ap.add_argument("--warmup-epochs", type=float, default=3.0,
+                    help="0 when fine-tuning a trained checkpoint (ultralytics warms up >=100 iterations, bias lr 0.1)")
+    ap.add_argument("--optimizer", default="auto", help="auto (ultralytics picks lr) or AdamW/SGD with --lr0")
+    ap.add_argument("--lr0", type=float, default=0.01, help="initial learning rate (ignored with --optimizer auto)")
+    ap.add_argument("--lrf", type=float, default=0.01, help="final learning rate as a fraction of lr0")
     ap.add_argument("--export", type=Path, default=None, metavar="PT",
                     help="only export this checkpoint to ONNX (--out, --imgsz) and exit; no training")
     ap.add_argument("--out", type=Path, default=Path("models/weights/road-damage-yolo11n.onnx"))
@@ -193,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed, deterministic=False, patience=100, plots=False, amp=False,
         scale=args.scale, translate=args.translate, degrees=args.degrees, perspective=args.perspective,
         hsv_v=args.hsv_v, hsv_s=args.hsv_s, mosaic=args.mosaic, mixup=args.mixup,
-        close_mosaic=args.close_mosaic, warmup_epochs=args.warmup_epochs, **extra,
+        close_mosaic=args.close_mosaic, warmup_epochs=args.warmup_epochs, optimizer=args.optimizer, lr0=args.lr0,
+        lrf=args.lrf, **extra,
     )
     return 0
 

@@ -42,8 +42,9 @@ class RoadSettings(BaseModel):
     default_contractor: str | None = Field(None, description="contractor for damage outside every area")
     public_url: str = Field("http://localhost:8000", description="hub URL contractors reach (links in orders)")
     mail: dict[str, Any] = Field(default_factory=dict, description="SMTP host, port, sender, username, password")
-    cluster_radius_m: float = Field(5.0, gt=0, description="observations this close to an order join it")
-    cluster_max_radius_m: float = Field(10.0, gt=0, description="limit for damage areas growing their reach")
+    cluster_radius_m: float = Field(
+        6.0, gt=0, description="footprint clearance to an order's observation from another drive/vehicle tolerated")
+    cluster_max_radius_m: float = Field(10.0, gt=0, description="no order observation farther than this is compared")
     clean_passes_to_close_open: int = Field(2, ge=1)
     verify_margin_m: float = Field(1.5, ge=0, description="added to the inspected strip when matching an order")
     dispatch_interval_s: float = Field(2.0, gt=0)

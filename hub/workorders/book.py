@@ -79,7 +79,7 @@ def class_family(rdd_class: str) -> str:
 
 @dataclass(frozen=True)
 class ClusterSettings:
-    radius_m: float = 5.0  # most footprint clearance across drives/vehicles that still counts as the same damage
+    radius_m: float = 6.0  # footprint clearance always tolerated across drives/vehicles (fusion + long footprints)
     max_radius_m: float = 10.0  # no observation joins an order whose every observation is farther than this
     join_m: float = 2.0  # potholes this close form one repair job
     reopen_window_days: float = 180.0
@@ -197,8 +197,9 @@ class WorkOrderBook:
         An observation joins an order when its footprint comes within ``join_m`` (+ placement error) of the
         footprint of one of the order's observations. Damages seen on the same drive of the same vehicle are
         placed relative to each other to a few decimetres (one GNSS offset for both), so there the measured gap
-        decides alone (≤ ``join_m``); across drives and vehicles the combined position uncertainty (2 sigma, at most
-        ``radius_m``) is allowed on top. Of several candidate orders the nearest (gap over allowance) wins.
+        decides alone (<= ``join_m``). Across drives and vehicles a clearance of ``radius_m`` is tolerated (GNSS
+        fusion error plus the along-road uncertainty of long footprints), more where 2 sigma of the combined
+        position uncertainty says so (at most ``max_radius_m``). Of several candidates the nearest order wins.
         Comparing footprints, not a centre with a growing reach, keeps a large damage area from swallowing a
         separate pothole a few metres before it, and keeps the area itself one order."""
         this = {"lat": obs["lat"], "lon": obs["lon"], "width": obs["width_m"], "length": obs["length_m"],
@@ -223,7 +224,7 @@ class WorkOrderBook:
                 allowance = self.s.join_m  # one frame of reference: the repair-job rule applies as measured
             else:
                 sigma = math.hypot(obs["position_sigma_m"], row["sigma"])
-                allowance = max(self.s.join_m, min(self.s.radius_m, self.s.join_m + 2.0 * sigma))
+                allowance = min(self.s.max_radius_m, max(self.s.radius_m, self.s.join_m + 2.0 * sigma))
             score = (gap / allowance, centre_m)  # overlapping footprints (gap 0): the nearer centre wins
             if score[0] <= 1.0 and score < best_score:
                 best_id, best_score = int(row["oid"]), score

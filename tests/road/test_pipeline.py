@@ -16,7 +16,7 @@ from edge.pipelines.road import CameraMountConfig, RoadConfig
 from edge.pipelines.road.pipeline import RoadPipeline, open_damage_detector, open_privacy
 from edge.pipelines.road.vehicle import distance_m
 from edge.sources.video import VideoSourceConfig
-from models.registry import ModelNotFound, data_dir, resolve_model
+from models.registry import ModelNotFound, data_dir, load_registry, resolve_model
 from protocol import Body
 from protocol.privacy import image_like_reasons
 from protocol.streams.road import DamageCrop, DamageObservation
@@ -93,8 +93,9 @@ def test_lean_onnx_matches_ultralytics(photos: list[Path]) -> None:
     from models.eval_road import iou_matrix
 
     names = {0: "D00", 1: "D10", 2: "D20", 3: "D40"}
-    lean = open_yolo("onnx", resolve_model("road-damage-yolo11n-onnx"), imgsz=384, names=names, conf=0.25)
-    ref = open_yolo("ultralytics", resolve_model("road-damage-yolo11n"), imgsz=384, names=names, conf=0.25)
+    size = load_registry()["road-damage-yolo11n-onnx"].input_size
+    lean = open_yolo("onnx", resolve_model("road-damage-yolo11n-onnx"), imgsz=size, names=names, conf=0.25)
+    ref = open_yolo("ultralytics", resolve_model("road-damage-yolo11n"), imgsz=size, names=names, conf=0.25)
     for p in photos:
         img = cv2.imread(str(p))
         a, b = lean(img), ref(img)

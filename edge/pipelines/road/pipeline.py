@@ -40,13 +40,26 @@ def analyzer_settings(cfg: RoadConfig) -> AnalyzerSettings:
         view_far_m=cfg.view_far_m,
         view_half_width_m=cfg.view_half_width_m,
         min_frames=cfg.min_frames,
-        min_confidence=cfg.confidence,
+        # a track must reach the analyzer's own bar at least once (what the drive simulator measures), and never
+        # less than the detector threshold: per-frame detections at 0.15 feed tracks, reports need more evidence
+        min_confidence=max(cfg.confidence, AnalyzerSettings.min_confidence),
         coverage_interval_s=cfg.coverage_interval_s,
         road_class=cfg.road_class,
         gnss_sigma_m=cfg.gnss_sigma_m,
         crops=cfg.crops,
         quality=QualityThresholds(q.min_brightness, q.min_sharpness, q.min_speed_mps),
     )
+
+
+def detector_imgsz(cfg: RoadConfig, registry_size: int) -> int:
+    """Input size the damage detector runs at: an ONNX/TFLite export's size is fixed when it is exported (the
+    registry's ``input_size``); ultralytics runs at ``imgsz`` when the config sets it, else at that same size."""
+    if cfg.backend != "ultralytics" or "imgsz" not in cfg.model_fields_set:
+        if "imgsz" in cfg.model_fields_set and cfg.imgsz != registry_size:
+            log.warning("imgsz ignored: the export's input size is fixed", extra={"imgsz": cfg.imgsz,
+                                                                                 "model_input": registry_size})
+        return registry_size
+    return cfg.imgsz
 
 
 def open_damage_detector(cfg: RoadConfig):  # -> (YoloDetector, rdd_of)
@@ -57,7 +70,8 @@ def open_damage_detector(cfg: RoadConfig):  # -> (YoloDetector, rdd_of)
     spec = load_registry()[cfg.model]
     names = {int(k): str(v) for k, v in spec.classes.items()}
     detector = open_yolo(
-        cfg.backend, resolve_model(cfg.model), imgsz=cfg.imgsz, names=names, conf=cfg.confidence, threads=cfg.threads
+        cfg.backend, resolve_model(cfg.model), imgsz=detector_imgsz(cfg, spec.input_size), names=names,
+        conf=cfg.confidence, threads=cfg.threads,
     )
     rdd_of = {k: v.split()[0] for k, v in names.items() if v.split()[0] in {"D00", "D10", "D20", "D40"}}
     return detector, rdd_of
