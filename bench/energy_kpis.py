@@ -222,9 +222,15 @@ def main(argv: list[str] | None = None) -> int:
         ]
         jobs += [(b, "Helsinki", w, "baseline", None) for b in buildings for w in TRAIN_WINDOWS]
     t0 = time.perf_counter()
+    results: dict[tuple, tb.RunResult] = {}
     with mp.get_context("spawn").Pool(args.workers) as pool:
-        out = pool.map(run_job, jobs, chunksize=1)
-    results = dict(zip(jobs, out, strict=True))
+        for i, (job, res) in enumerate(zip(jobs, pool.imap(run_job, jobs, chunksize=1), strict=True), 1):
+            results[job] = res
+            print(
+                f"[{i}/{len(jobs)} {time.perf_counter() - t0:.0f} s] {' '.join(str(x) for x in job if x)}",
+                file=sys.stderr,
+            )
+    out = list(results.values())
     if args.save:
         import pickle
 
