@@ -75,3 +75,18 @@ def test_example_device_files_validate(path: Path, monkeypatch: pytest.MonkeyPat
     config = load_config(path)
     falls = [p for p in config.pipelines if p.type == "falls"]
     assert falls and all(p.room.beds for p in falls)
+
+
+def test_a_looping_video_keeps_its_timeline_running() -> None:
+    """The room's clocks (night statistics, confirmation times) must not run back when a demo video loops."""
+    from itertools import islice, pairwise
+
+    from edge.pipelines.falls.config import SourceConfig
+    from edge.pipelines.falls.pipeline import frames
+
+    video = shared_path("media", "urfall-fall-01-cam0.mp4")  # 160 frames at 30 fps: 27 at 5 fps
+    source = SourceConfig(uri=str(video), fps=5, loop=True, realtime=False)
+    times = [t for t, _ in islice(frames(source), 70)]  # more than two loops
+    assert len(times) == 70
+    assert all(b > a for a, b in pairwise(times)), times
+    assert times[-1] > 2 * 160 / 30

@@ -28,6 +28,7 @@ def frames(source: SourceConfig, stop: object | None = None) -> Iterator[tuple[f
     import cv2
 
     uri: str | int = int(source.uri) if source.uri.isdigit() else source.uri
+    base = 0.0  # a looping file's timeline continues across loops (the room's clocks must not run back)
     while True:
         cap = cv2.VideoCapture(uri)
         if not cap.isOpened():
@@ -45,9 +46,9 @@ def frames(source: SourceConfig, stop: object | None = None) -> Iterator[tuple[f
                 if is_file:
                     if (index - 1) % step:
                         continue
-                    t = (index - 1) / native
+                    t = base + (index - 1) / native
                     if source.realtime:
-                        time.sleep(max(0.0, t - (time.monotonic() - started)))
+                        time.sleep(max(0.0, t - base - (time.monotonic() - started)))
                 else:
                     t = time.monotonic() - started
                     if t - last < 1.0 / source.fps:
@@ -62,6 +63,7 @@ def frames(source: SourceConfig, stop: object | None = None) -> Iterator[tuple[f
             cap.release()
         if not (is_file and source.loop):
             return
+        base += index / native
 
 
 class FallsPipeline(Pipeline):
