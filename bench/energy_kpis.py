@@ -93,7 +93,7 @@ def kpi_table(results: dict[tuple, tb.RunResult], cities: list[str], names: list
         "",
     ]
     lines.append(
-        "| building | weather | scenario | controller | ener_tot saved | cost_tot saved | fan energy saved "
+        "| building | weather | scenario | controller | ener_tot saved | cost_tot saved | fan energy vs baseline "
         "| tdis K·h/zone | idis ppm·h/zone | time_rat | all goals |"
     )
     lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -103,7 +103,7 @@ def kpi_table(results: dict[tuple, tb.RunResult], cities: list[str], names: list
 def _goal_row(b: str, city: str, name: str, label: str, kb: KPIs, ko: KPIs) -> str:
     d_ener = 1 - ko.ener_tot / kb.ener_tot
     d_cost = 1 - ko.cost_tot / kb.cost_tot
-    d_fan = 1 - ko.fan_kwh_m2 / kb.fan_kwh_m2 if kb.fan_kwh_m2 else 0.0
+    d_fan = ko.fan_kwh_m2 / kb.fan_kwh_m2 - 1 if kb.fan_kwh_m2 else 0.0  # + = ours uses more fan energy
     ok = d_ener >= 0.25 and d_cost >= 0.30 and ko.tdis_tot <= kb.tdis_tot + 1e-9 and ko.idis_tot <= kb.idis_tot + 1e-9
     return (
         f"| {b} | {city} | {name} | {label} | {d_ener:+.1%} | {d_cost:+.1%} | {d_fan:+.1%} | "
