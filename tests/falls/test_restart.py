@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -71,23 +72,30 @@ def test_agent_restart_mid_night_loses_no_night_statistics(tmp_path: Path, onnx_
 
     agent = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        saved = wait_for(lambda: read_state(state).get("observed_s", 0) > 0, timeout=120)
-        assert saved, "the night statistics were not saved while the agent ran"
+        # a second periodic save with more observed time than the restarted run will see on its own
+        saved = wait_for(lambda: read_state(state).get("observed_s", 0) >= 40, timeout=240)
+        assert saved, f"the night statistics were not saved while the agent ran: {read_state(state)}"
     finally:
         agent.send_signal(signal.SIGKILL)  # no chance to save on the way out
         agent.wait(timeout=30)
     before = read_state(state)
     assert before["night_of"] and not before["reported"]
 
-    agent = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    agent = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log: list[str] = []
+    reader = threading.Thread(target=lambda: log.extend(agent.stderr), daemon=True)  # type: ignore[arg-type]
+    reader.start()
     try:
-        time.sleep(15)
-        assert agent.poll() is None, agent.stderr.read().decode()[-2000:] if agent.stderr else ""
+        restored = wait_for(lambda: any("falls night statistics restored" in line for line in log), timeout=120)
+        assert restored, "".join(log)[-2000:]
+        time.sleep(10)  # analyse some frames of the same night (far fewer than 40 s of them)
+        assert agent.poll() is None, "".join(log)[-2000:]
     finally:
         agent.send_signal(signal.SIGTERM)
-        _, stderr = agent.communicate(timeout=60)
-    assert agent.returncode == 0, stderr.decode()[-2000:]
+        agent.wait(timeout=60)
+        reader.join(timeout=10)
+    assert agent.returncode == 0, "".join(log)[-2000:]
     after = read_state(state)
     assert after["night_of"] == before["night_of"]
-    assert after["observed_s"] > before["observed_s"] + 3, (before, after)  # continued, not restarted at 0
-    assert "falls night statistics restored" in stderr.decode()
+    # continued from the saved counters (a fresh start would have fewer seconds than before the kill)
+    assert after["observed_s"] > before["observed_s"], (before, after)
