@@ -40,6 +40,7 @@ from protocol.streams.system import Heartbeat
 from protocol.topics import TopicError
 
 log = logging.getLogger(__name__)
+QUIET_BATCH = 100  # below this many queued messages, a tick without new ones ends the gathering
 ENVELOPE_OVERHEAD = 400  # bytes an envelope may add around a body
 Accepted = tuple[Topic, WireEnvelope, Body | None, list[Point]]
 
@@ -158,7 +159,8 @@ class Ingest:
             self.metrics.shed.inc()  # not acknowledged: the device sends it again
             return
         self._queue.append((msg.topic, msg.payload, time.time()))
-        if len(self._queue) >= self.s.batch_max:
+        depth = len(self._queue)
+        if depth == 1 or depth >= self.s.batch_max:  # wake an idle worker at once; a full batch goes now
             self._wake.set()
 
     def add_service(self, service: DomainService) -> None:
@@ -195,10 +197,16 @@ class Ingest:
                 self._wake.wait(self.s.batch_wait_s)
                 self._wake.clear()
                 continue
+            # Gather while messages keep arriving (up to batch_wait_s): under load a batch builds up for
+            # fewer, larger store writes; a lone message (an alarm on a quiet hub) goes after one quiet tick.
             gather_until = time.monotonic() + self.s.batch_wait_s
-            while len(self._queue) < self.s.batch_max and time.monotonic() < gather_until:
-                self._wake.wait(0.01)  # let a batch build up (set when batch_max is reached)
+            depth = len(self._queue)
+            while depth < self.s.batch_max and time.monotonic() < gather_until:
+                self._wake.wait(0.01)  # set when batch_max is reached
                 self._wake.clear()
+                if len(self._queue) == depth and depth < QUIET_BATCH:
+                    break
+                depth = len(self._queue)
             batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.s.batch_max))]
             self.metrics.queue.set(len(self._queue))
             started = time.perf_counter()
