@@ -6,6 +6,8 @@ With ``CI=true`` a missing data file or service fails the test; elsewhere it ski
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,3 +30,15 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         missing(f"{path} (set KOMMUNE_DATA_DIR)")
     return path
+
+
+def wait_until(
+    check: Callable[[], bool], timeout: float = 45.0, what: str = "condition", interval: float = 0.1
+) -> None:
+    """Poll ``check`` until it is true; fail the test with ``what`` when ``timeout`` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")

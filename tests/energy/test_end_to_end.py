@@ -4,13 +4,13 @@ hub API comes back clamped from the device."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tests import support
 from tests.conftest import RunningHub, start_agent
 from tests.services import Mosquitto
 from tests.support import missing, shared_path
@@ -19,12 +19,7 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 120.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    support.wait_until(check, timeout, what, interval=0.2)
 
 
 def test_building_agent_through_the_hub(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -15,17 +14,9 @@ from fastapi.testclient import TestClient
 from protocol import Status, encode_envelope
 from tests.conftest import RunningHub, start_agent
 from tests.services import Mosquitto
+from tests.support import wait_until
 
 pytestmark = pytest.mark.services
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 45.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def device_config(broker: Mosquitto, prefix: str, tmp_path: Path, device: str, limit: int) -> dict:
